@@ -1,0 +1,87 @@
+package upstream
+
+import (
+	"math"
+	"sync/atomic"
+)
+
+// unsampled is the stamp of a peakEWMA that has never observed a latency.
+const unsampled = math.MinInt64
+
+// peakEWMA is Finagle's and Linkerd's peak-sensitive moving average of
+// latency. On each sample rtt, with w = exp(-Δt/τ) and Δt the time since the
+// previous update:
+//
+//	cost = rtt                   if rtt > cost (a spike is adopted at once)
+//	cost = cost*w + rtt*(1-w)    otherwise (an improvement is believed slowly)
+//
+// and between samples the cost decays towards 0 by the same w, so an upstream
+// that stopped getting traffic is eventually tried again.
+//
+// It is lock-free. An observer first claims the interval [stamp, now] by
+// CAS on the stamp; then it applies that interval's decay and its sample by
+// CAS on the cost. The claimed intervals partition time, so every nanosecond
+// of decay is applied exactly once even under concurrent updates. A reader
+// may see the new stamp with the old cost for an instant; the estimate is
+// then briefly a little low, which selection tolerates.
+type peakEWMA struct {
+	cost  atomic.Uint64 // math.Float64bits of the cost in nanoseconds
+	stamp atomic.Int64  // clock reading of the last update, or unsampled
+}
+
+func (e *peakEWMA) init() { e.stamp.Store(unsampled) }
+
+// observe records a latency sample of rtt nanoseconds taken at now. A
+// failure's sample never lowers the estimate below its time-decayed value:
+// a fast error (connection refused, a quick 503) must not make a broken
+// upstream look fast and attract more traffic.
+func (e *peakEWMA) observe(now int64, rtt, tau float64, failure bool) {
+	w := e.claim(now, tau)
+	for {
+		old := e.cost.Load()
+		c := math.Float64frombits(old)
+		r := rtt
+		if failure {
+			r = max(r, c*w)
+		}
+		next := c*w + r*(1-w)
+		if r > c {
+			next = r
+		}
+		if e.cost.CompareAndSwap(old, math.Float64bits(next)) {
+			return
+		}
+	}
+}
+
+// claim advances the stamp to now and returns the decay weight of the time
+// since the previous stamp: 0 for the first sample, so it becomes the cost,
+// and 1 when now is not after the stamp (no time passed for this observer).
+func (e *peakEWMA) claim(now int64, tau float64) float64 {
+	for {
+		prev := e.stamp.Load()
+		if prev != unsampled && now <= prev {
+			return 1
+		}
+		if !e.stamp.CompareAndSwap(prev, now) {
+			continue
+		}
+		if prev == unsampled {
+			return 0
+		}
+		return math.Exp(-float64(now-prev) / tau)
+	}
+}
+
+// at returns the cost decayed to now, and whether any sample was taken.
+func (e *peakEWMA) at(now int64, tau float64) (cost float64, sampled bool) {
+	stamp := e.stamp.Load()
+	if stamp == unsampled {
+		return 0, false
+	}
+	cost = math.Float64frombits(e.cost.Load())
+	if now > stamp {
+		cost *= math.Exp(-float64(now-stamp) / tau)
+	}
+	return cost, true
+}

@@ -1,0 +1,187 @@
+package upstream
+
+import (
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Defaults applied by New to zero-valued Options fields. They match the
+// gateway's documented environment defaults so that a Pool built from a zero
+// Options behaves like a gateway with an empty environment.
+const (
+	DefaultDialTimeout      = 5 * time.Second
+	DefaultProxyTimeout     = 30 * time.Second
+	DefaultMaxConns         = 1024
+	DefaultFailureThreshold = 5
+	DefaultCooldown         = 10 * time.Second
+	DefaultMaxCooldown      = 5 * time.Minute
+	DefaultTau              = 10 * time.Second
+)
+
+// Options configures a Pool. A zero field takes the matching Default*
+// constant; negative durations or counts are rejected by New.
+type Options struct {
+	// Services maps a service name to the base URLs of its upstreams:
+	// absolute http or https URLs without query, fragment or user info.
+	// A trailing slash is trimmed.
+	Services map[string][]string
+
+	// DialTimeout bounds establishing one TCP connection to an upstream.
+	DialTimeout time.Duration
+	// ProxyTimeout is the HostClient ReadTimeout and WriteTimeout for
+	// ordinary requests. fasthttp keeps the read deadline while a streamed
+	// body is read, so it also bounds a whole response body.
+	ProxyTimeout time.Duration
+	// MaxConns caps the keep-alive connections of each upstream's Client.
+	MaxConns int
+
+	// FailureThreshold is the number of consecutive failures that opens an
+	// upstream's circuit breaker.
+	FailureThreshold int
+	// FailureStatus reports which upstream statuses count as failures;
+	// nil means 500-599.
+	FailureStatus func(status int) bool
+	// Cooldown is how long a breaker stays open after its first trip; it
+	// doubles on each failed half-open probe, up to MaxCooldown.
+	Cooldown, MaxCooldown time.Duration
+
+	// Tau is the peak-EWMA decay time constant: a latency sample loses
+	// 1-1/e of its weight after Tau.
+	Tau time.Duration
+
+	// Clock is read for latency, EWMA decay and breaker cooldowns;
+	// nil means the real clock. Tests inject a fake to move time.
+	Clock Clock
+	// Rand drives power-of-two-choices and tie-breaks; nil means
+	// math/rand/v2's goroutine-safe global source.
+	Rand Rand
+	// Selector picks an upstream within a service; nil means
+	// &PeakEWMA{Rand: Rand}.
+	Selector Selector
+
+	// OnStateChange, when set, is called on every breaker transition, for
+	// logs. It is called outside the breaker's lock and must not block.
+	OnStateChange func(u *Upstream, from, to State, reason string)
+}
+
+// Clock tells the time. Only differences between readings are used, so a
+// fake clock only has to move forward.
+type Clock interface{ Now() time.Time }
+
+// Rand returns a uniformly random int in [0, n). Implementations must be
+// safe for concurrent use.
+type Rand interface{ IntN(n int) int }
+
+// realClock is the Clock used when Options.Clock is nil.
+type realClock struct{}
+
+// Now returns time.Now, with its monotonic reading.
+func (realClock) Now() time.Time { return time.Now() }
+
+// globalRand is the Rand used when Options.Rand is nil: math/rand/v2's
+// top-level functions are goroutine-safe and take no lock.
+type globalRand struct{}
+
+// IntN returns rand.IntN(n).
+func (globalRand) IntN(n int) int { return rand.IntN(n) }
+
+// defaultFailureStatus counts 5xx responses as failures.
+func defaultFailureStatus(status int) bool { return status >= 500 && status <= 599 }
+
+// shared holds what every upstream of one pool reads: the options after
+// defaults and the clock's epoch. It is immutable after New.
+type shared struct {
+	clock         Clock
+	epoch         time.Time
+	tau           float64 // nanoseconds
+	threshold     int64
+	cooldown      int64 // nanoseconds
+	maxCooldown   int64 // nanoseconds
+	failureStatus func(int) bool
+	onStateChange func(u *Upstream, from, to State, reason string)
+	dial          fasthttp.DialFunc
+	proxyTimeout  time.Duration
+	maxConns      int
+}
+
+// now returns the clock's reading as nanoseconds since the pool's epoch.
+// With the real clock this uses the monotonic reading, so wall-clock jumps
+// do not disturb latencies or cooldowns.
+func (sh *shared) now() int64 { return int64(sh.clock.Now().Sub(sh.epoch)) }
+
+// wall converts a reading of now back to a time.Time for snapshots.
+func (sh *shared) wall(at int64) time.Time { return sh.epoch.Add(time.Duration(at)) }
+
+// newShared validates opts and fills in defaults.
+func newShared(opts Options) (*shared, error) {
+	if err := validateOptions(opts); err != nil {
+		return nil, err
+	}
+	sh := &shared{
+		clock:         opts.Clock,
+		tau:           float64(orDuration(opts.Tau, DefaultTau)),
+		threshold:     int64(orInt(opts.FailureThreshold, DefaultFailureThreshold)),
+		cooldown:      int64(orDuration(opts.Cooldown, DefaultCooldown)),
+		maxCooldown:   int64(orDuration(opts.MaxCooldown, DefaultMaxCooldown)),
+		failureStatus: opts.FailureStatus,
+		onStateChange: opts.OnStateChange,
+		proxyTimeout:  orDuration(opts.ProxyTimeout, DefaultProxyTimeout),
+		maxConns:      orInt(opts.MaxConns, DefaultMaxConns),
+	}
+	if sh.clock == nil {
+		sh.clock = realClock{}
+	}
+	if sh.failureStatus == nil {
+		sh.failureStatus = defaultFailureStatus
+	}
+	// A max below the base would make the first trip longer than later ones.
+	sh.maxCooldown = max(sh.maxCooldown, sh.cooldown)
+	// net.Dialer rather than fasthttp.TCPDialer: the latter starts a DNS-cache
+	// cleaner goroutine that nothing can stop, and dials IPv4 only.
+	dialer := &net.Dialer{Timeout: orDuration(opts.DialTimeout, DefaultDialTimeout)}
+	sh.dial = func(addr string) (net.Conn, error) { return dialer.Dial("tcp", addr) }
+	sh.epoch = sh.clock.Now()
+	return sh, nil
+}
+
+// validateOptions returns one error naming every negative field.
+func validateOptions(opts Options) error {
+	var errs []error
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{
+		{"DialTimeout", opts.DialTimeout}, {"ProxyTimeout", opts.ProxyTimeout},
+		{"Cooldown", opts.Cooldown}, {"MaxCooldown", opts.MaxCooldown}, {"Tau", opts.Tau},
+	} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("upstream: %s must not be negative, got %s", d.name, d.v))
+		}
+	}
+	if opts.MaxConns < 0 {
+		errs = append(errs, fmt.Errorf("upstream: MaxConns must not be negative, got %d", opts.MaxConns))
+	}
+	if opts.FailureThreshold < 0 {
+		errs = append(errs, fmt.Errorf("upstream: FailureThreshold must not be negative, got %d", opts.FailureThreshold))
+	}
+	return errors.Join(errs...)
+}
+
+func orDuration(v, def time.Duration) time.Duration {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+func orInt(v, def int) int {
+	if v == 0 {
+		return def
+	}
+	return v
+}

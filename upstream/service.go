@@ -1,0 +1,137 @@
+package upstream
+
+import (
+	"errors"
+	"time"
+)
+
+// ErrNoUpstream is returned by Pick when no upstream may take the request:
+// every breaker refuses, or none is left after the exclusion. The proxy
+// answers 503 with Retry-After.
+var ErrNoUpstream = errors.New("no upstream available")
+
+// Service is a named set of upstreams sharing one selection policy. A
+// Service belongs to one generation of the pool's table and is immutable;
+// Pool.Replace builds new ones.
+type Service struct {
+	name  string
+	ups   []*Upstream
+	sel   Selector
+	timed timedSelector // sel, when it can reuse Pick's clock reading
+	sh    *shared
+}
+
+func newService(sh *shared, name string, ups []*Upstream, sel Selector) *Service {
+	s := &Service{name: name, ups: ups, sel: sel, sh: sh}
+	s.timed, _ = sel.(timedSelector)
+	return s
+}
+
+// Name returns the service name.
+func (s *Service) Name() string { return s.name }
+
+// Upstreams returns a copy of the service's upstreams, in configured order.
+func (s *Service) Upstreams() []*Upstream { return append([]*Upstream(nil), s.ups...) }
+
+// Pick chooses an upstream for one request, skipping exclude (nil for none;
+// the proxy passes the first attempt's upstream for its single retry) and
+// upstreams whose breaker refuses. It counts the request in flight and
+// returns a Lease that must be ended with Done exactly once.
+func (s *Service) Pick(exclude *Upstream) (Lease, error) {
+	now := s.sh.now()
+	// A selected upstream can refuse only if its breaker changed after the
+	// selection looked at it; it is then unavailable, so the next round
+	// skips it. One round per upstream bounds the loop.
+	for range len(s.ups) {
+		u := s.selectAt(exclude, now)
+		if u == nil {
+			break
+		}
+		if ticket, ok := u.br.allow(now); ok {
+			u.inflight.Add(1)
+			u.requests.Add(1)
+			return Lease{u: u, start: now, ticket: ticket}, nil
+		}
+	}
+	return Lease{}, ErrNoUpstream
+}
+
+func (s *Service) selectAt(exclude *Upstream, now int64) *Upstream {
+	if s.timed != nil {
+		return s.timed.selectAt(s.ups, exclude, now)
+	}
+	return s.sel.Select(s.ups, exclude)
+}
+
+// Lease is one request's hold on an upstream, from Pick to Done. It is a
+// small value: returning and passing it does not allocate. The zero Lease
+// has no upstream, and its Done does nothing.
+type Lease struct {
+	u      *Upstream
+	start  int64  // clock reading at Pick
+	ticket uint64 // breaker word at admission
+}
+
+// Upstream returns the leased upstream (nil for the zero Lease).
+func (l Lease) Upstream() *Upstream { return l.u }
+
+// Outcome is how a leased request ended.
+type Outcome struct {
+	// Status is the upstream's status when a response came back, else 0.
+	Status int
+	// Err is the transport error (dial, timeout, reset); nil when a
+	// response came back.
+	Err error
+	// Latency, when positive, replaces the time since Pick as the latency
+	// sample, e.g. time to first byte for a stream.
+	Latency time.Duration
+	// Canceled means the client went away: the request counts as neither
+	// success nor failure and gives no latency sample.
+	Canceled bool
+}
+
+// Done ends the lease: it decrements inflight, feeds the latency into the
+// peak EWMA and the result into the stats and the breaker. Call it exactly
+// once per lease; copies of a Lease share that single call.
+//
+// A failure is a transport error or a status for which FailureStatus is
+// true; only failures allocate (the immutable last-error record).
+func (l Lease) Done(o Outcome) {
+	u := l.u
+	if u == nil {
+		return
+	}
+	now := u.sh.now()
+	v := u.sh.verdict(&o)
+	switch v {
+	case verdictIgnore:
+		u.canceled.Add(1)
+	case verdictSuccess:
+		u.successes.Add(1)
+	case verdictFailure:
+		u.failures.Add(1)
+		u.lastErr.Store(&errorRecord{msg: describe(&o), at: now})
+	}
+	if v != verdictIgnore {
+		rtt := o.Latency
+		if rtt <= 0 {
+			rtt = time.Duration(now - l.start)
+		}
+		u.ewma.observe(now, float64(rtt), u.sh.tau, v == verdictFailure)
+	}
+	u.br.record(l.ticket, v, now, &o)
+	if u.inflight.Add(-1) == 0 && u.retired.Load() {
+		u.releaseIfIdle()
+	}
+}
+
+// verdict classifies an outcome for the breaker and the stats.
+func (sh *shared) verdict(o *Outcome) verdict {
+	switch {
+	case o.Canceled:
+		return verdictIgnore
+	case o.Err != nil || sh.failureStatus(o.Status):
+		return verdictFailure
+	}
+	return verdictSuccess
+}
