@@ -1,0 +1,44 @@
+// Package apierror writes the gateway's own error responses in one shape,
+// {"error": "...", "requestId": "..."}, so every component answers alike.
+package apierror
+
+import (
+	"strconv"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// HeaderRequestID is the header that carries the request id both ways.
+const HeaderRequestID = "X-Request-Id"
+
+// Write answers the request with status and a JSON error body carrying msg
+// and the request id. It replaces any body and content type already set, and
+// keeps headers set earlier (x-request-id, Retry-After, WWW-Authenticate).
+// msg must be plain ASCII without quotes or backslashes; callers pass
+// constants, so Write needs no JSON encoder and does not allocate.
+func Write(c *fiber.Ctx, status int, msg string) error {
+	// The request header is the id's home: the request-id middleware puts it
+	// there, and a failed upstream exchange may have reset the response.
+	id := c.Request().Header.Peek(HeaderRequestID)
+	resp := c.Response()
+	if len(id) > 0 {
+		resp.Header.SetBytesV(HeaderRequestID, id)
+	}
+	resp.SetStatusCode(status)
+	resp.Header.SetContentType(fiber.MIMEApplicationJSONCharsetUTF8)
+	resp.ResetBody()
+	resp.AppendBodyString(`{"error":"`)
+	resp.AppendBodyString(msg)
+	resp.AppendBodyString(`","requestId":"`)
+	resp.AppendBody(id) // request ids are validated to [A-Za-z0-9._:-]
+	resp.AppendBodyString(`"}`)
+	return nil
+}
+
+// WriteRetry is Write with a Retry-After header of the given seconds, for 503
+// and 429 answers that tell the client when to come back.
+func WriteRetry(c *fiber.Ctx, status int, msg string, retryAfterSeconds int) error {
+	var buf [20]byte
+	c.Response().Header.SetBytesV(fiber.HeaderRetryAfter, strconv.AppendInt(buf[:0], int64(retryAfterSeconds), 10))
+	return Write(c, status, msg)
+}

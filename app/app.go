@@ -1,0 +1,130 @@
+// Package app wires the gateway: it builds the upstream pool, the Fiber app,
+// the middleware chain and the route table from a Config. Nothing imports it
+// but main and the tests.
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"os"
+	"sync/atomic"
+
+	"github.com/gofiber/fiber/v2"
+
+	"gateway/config"
+	"gateway/handlers"
+	"gateway/middleware"
+	"gateway/upstream"
+)
+
+// Options are the parts of an App that do not come from configuration.
+type Options struct {
+	Logger *slog.Logger // nil: a logger built from cfg.LogLevel and cfg.LogFormat on stderr
+}
+
+// App is one gateway: a Fiber app in front of an upstream pool.
+type App struct {
+	cfg      *config.Config
+	log      *slog.Logger
+	fiber    *fiber.App
+	pool     *upstream.Pool
+	draining atomic.Bool
+}
+
+// New builds the gateway for cfg. It does not listen; call Listener or
+// Listen.
+func New(cfg *config.Config, opts Options) (*App, error) {
+	a := &App{cfg: cfg, log: opts.Logger}
+	if a.log == nil {
+		a.log = NewLogger(os.Stderr, cfg.LogLevel, cfg.LogFormat)
+	}
+	pool, err := upstream.New(poolOptions(cfg, a.log))
+	if err != nil {
+		return nil, fmt.Errorf("building upstream pool: %w", err)
+	}
+	a.pool = pool
+	a.fiber = fiber.New(fiberConfig(cfg))
+	a.fiber.Server().MaxConnsPerIP = cfg.MaxConnsPerIP
+	a.routes()
+	return a, nil
+}
+
+// fiberConfig is the server configuration: request bodies stream (a 1 GiB
+// upload never sits in memory), the read buffer is the header size limit,
+// and every error answers in the gateway's JSON shape.
+func fiberConfig(cfg *config.Config) fiber.Config {
+	bodyLimit := math.MaxInt32 // bodies stream; MAX_BODY_BYTES is enforced by the proxy
+	if cfg.MaxBodyBytes > 0 && cfg.MaxBodyBytes < math.MaxInt32 {
+		bodyLimit = int(cfg.MaxBodyBytes)
+	}
+	fc := fiber.Config{
+		DisableStartupMessage:        true,
+		StreamRequestBody:            true,
+		DisablePreParseMultipartForm: true,
+		BodyLimit:                    bodyLimit,
+		ReadBufferSize:               cfg.MaxHeaderBytes,
+		ReadTimeout:                  cfg.ServerReadTimeout,
+		IdleTimeout:                  cfg.ServerIdleTimeout,
+		ErrorHandler:                 errorHandler,
+	}
+	if cfg.MaxConns > 0 {
+		fc.Concurrency = cfg.MaxConns
+	}
+	return fc
+}
+
+// routes installs the middleware chain and the route table.
+func (a *App) routes() {
+	f := a.fiber
+	f.Use(middleware.RequestID(middleware.NewRequestIDs()))
+	f.Use(middleware.PathGuard())
+	f.Use(middleware.AccessLog(a.log, handlers.LocalUpstream))
+
+	health := handlers.NewHealth(a.drainingCheck)
+	f.Get("/healthz", health.Live)
+	f.Get("/readyz", health.Ready)
+
+	proxy := handlers.NewProxy(a.pool, a.cfg)
+	f.All("/api/:service/*", proxy.Handle)
+}
+
+func (a *App) drainingCheck() string {
+	if a.draining.Load() {
+		return "draining"
+	}
+	return ""
+}
+
+// Pool returns the upstream pool the handlers share.
+func (a *App) Pool() *upstream.Pool { return a.pool }
+
+// Fiber returns the Fiber app, for tests that drive it in memory.
+func (a *App) Fiber() *fiber.App { return a.fiber }
+
+// Listener serves on ln until Shutdown.
+func (a *App) Listener(ln net.Listener) error {
+	return a.fiber.Listener(ln)
+}
+
+// Shutdown drains the gateway: /readyz turns 503, the listener closes, and
+// requests in flight get until ctx ends to finish. It then releases the
+// pool.
+func (a *App) Shutdown(ctx context.Context) error {
+	a.draining.Store(true)
+	err := a.fiber.ShutdownWithContext(ctx)
+	a.pool.Close()
+	return err
+}
+
+// Reload replaces the upstream list with cfg's. Upstreams whose URL is
+// unchanged keep their connections, stats and open streams.
+func (a *App) Reload(cfg *config.Config) error {
+	if err := a.pool.Replace(cfg.Upstreams); err != nil {
+		return fmt.Errorf("reloading upstreams: %w", err)
+	}
+	a.log.Info("upstreams reloaded", slog.Int("services", len(cfg.Upstreams)))
+	return nil
+}

@@ -1,0 +1,178 @@
+// Package handlers holds the gateway's Fiber handlers: the HTTP proxy, the
+// SSE and WebSocket bridges, health and admin. Each receives the upstream
+// pool, the configuration and the metrics through its constructor.
+package handlers
+
+import (
+	"net/netip"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
+
+	"gateway/apierror"
+	"gateway/config"
+	"gateway/upstream"
+)
+
+// LocalUpstream is the fiber.Ctx Locals key under which the proxy leaves the
+// *upstream.Upstream that answered, for the access log.
+const LocalUpstream = "gateway.upstream"
+
+// Proxy forwards `ANY /api/:service/*` to an upstream of the service: the
+// upstream receives its base path + "/" + the wildcard rest, query kept.
+// It holds no per-request state; one Proxy serves every request.
+type Proxy struct {
+	pool       *upstream.Pool
+	trusted    []netip.Prefix
+	timeout    time.Duration
+	maxBody    int64
+	retryAfter int
+}
+
+// NewProxy returns the /api proxy over pool, configured by cfg.
+func NewProxy(pool *upstream.Pool, cfg *config.Config) *Proxy {
+	return &Proxy{
+		pool:       pool,
+		trusted:    cfg.TrustedProxies,
+		timeout:    cfg.ProxyTimeout,
+		maxBody:    cfg.MaxBodyBytes,
+		retryAfter: retryAfterSeconds(cfg.CBCooldown),
+	}
+}
+
+// retryAfterSeconds is the Retry-After of a 503 for "no upstream": the
+// breaker cool-down, at least one second.
+func retryAfterSeconds(cooldown time.Duration) int {
+	if s := int((cooldown + time.Second - 1) / time.Second); s > 1 {
+		return s
+	}
+	return 1
+}
+
+// Handle is the fiber.Handler of the /api route.
+func (p *Proxy) Handle(c *fiber.Ctx) error {
+	svc := p.pool.Service(c.Params("service"))
+	if svc == nil {
+		return apierror.Write(c, fiber.StatusNotFound, msgUnknownService)
+	}
+	ctx := c.Context()
+	if cl := ctx.Request.Header.ContentLength(); p.maxBody > 0 && int64(cl) > p.maxBody {
+		return apierror.Write(c, fiber.StatusRequestEntityTooLarge, msgBodyTooLarge)
+	}
+	req := fasthttp.AcquireRequest()
+	defer fasthttp.ReleaseRequest(req)
+	clientClose := prepareRequest(req, ctx, p.trusted)
+	err := p.roundTrip(c, svc, req)
+	if clientClose {
+		ctx.SetConnectionClose()
+	}
+	return err
+}
+
+// roundTrip sends req to an upstream of svc and leaves the answer (the
+// upstream's, or the gateway's error) in c's response. A request that
+// failed before reaching its upstream is retried once on another one when
+// it is idempotent, carries no body and the retry budget allows.
+func (p *Proxy) roundTrip(c *fiber.Ctx, svc *upstream.Service, req *fasthttp.Request) error {
+	ctx := c.Context()
+	rest := c.Params("*")
+	query := ctx.URI().QueryString()
+	var tried *upstream.Upstream
+	var first failure
+	budget := p.pool.RetryBudget()
+	retrying := false
+	for {
+		lease, err := svc.Pick(tried)
+		if err != nil {
+			if retrying { // no other upstream to retry on: report the first failure
+				budget.Release()
+				ctx.Response.Reset()
+				return apierror.Write(c, first.status, first.msg)
+			}
+			return apierror.WriteRetry(c, fiber.StatusServiceUnavailable, msgNoUpstream, p.retryAfter)
+		}
+		u := lease.Upstream()
+		c.Locals(LocalUpstream, u)
+		setUpstreamURI(req, u, rest, query)
+		err = u.Client().DoTimeout(req, &ctx.Response, p.timeout)
+		if err == nil {
+			lease.Done(upstream.Outcome{Status: ctx.Response.StatusCode()})
+			if retrying {
+				budget.Release()
+			}
+			finishResponse(ctx)
+			return nil
+		}
+		lease.Done(upstream.Outcome{Err: err})
+		f := classify(err)
+		if !retrying && f.retryable && canRetry(req) && budget.TryAcquire() {
+			u.CountRetry()
+			tried, first, retrying = u, f, true
+			continue
+		}
+		if retrying {
+			budget.Release()
+		}
+		ctx.Response.Reset()
+		return apierror.Write(c, f.status, f.msg)
+	}
+}
+
+// canRetry reports whether sending req again cannot do its work twice:
+// an idempotent method (RFC 9110 §9.2.2) and no body, which would already
+// have been consumed from the client.
+func canRetry(req *fasthttp.Request) bool {
+	h := &req.Header
+	if h.ContentLength() != 0 {
+		return false
+	}
+	return h.IsGet() || h.IsHead() || h.IsOptions() || h.IsPut() || h.IsDelete()
+}
+
+// prepareRequest fills req, bound upstream, from the client's request: its
+// headers less the hop-by-hop ones, X-Forwarded-*, and its body as a stream
+// so large uploads never sit whole in memory. It reports whether the client
+// asked to close its connection.
+func prepareRequest(req *fasthttp.Request, ctx *fasthttp.RequestCtx, trustedProxies []netip.Prefix) bool {
+	in := &ctx.Request
+	clientClose := in.Header.ConnectionClose()
+	in.Header.CopyTo(&req.Header)
+	removeRequestHops(&req.Header)
+	// fasthttp's server already answered any "Expect: 100-continue"; the
+	// client is not waiting for the upstream's.
+	req.Header.Del(fasthttp.HeaderExpect)
+	setForwarded(&req.Header, ctx, trustedProxies)
+	switch cl := in.Header.ContentLength(); {
+	case cl == 0:
+	case in.IsBodyStream():
+		req.SetBodyStream(ctx.RequestBodyStream(), cl)
+	default:
+		req.SetBodyRaw(in.Body())
+	}
+	return clientClose
+}
+
+// setUpstreamURI points req at u: its base URL, "/", the rest of the client
+// path and the raw query. The rest is appended verbatim (already checked
+// for dot segments and encoded slashes), and a leading "//" in it stays in
+// the path: the scheme and host in front are the upstream's own.
+func setUpstreamURI(req *fasthttp.Request, u *upstream.Upstream, rest string, query []byte) {
+	var buf [512]byte
+	b := append(buf[:0], u.String()...)
+	b = append(b, '/')
+	b = append(b, rest...)
+	if len(query) > 0 {
+		b = append(b, '?')
+		b = append(b, query...)
+	}
+	req.SetRequestURIBytes(b)
+}
+
+// finishResponse turns the upstream's response, already in ctx.Response,
+// into the client's: hop-by-hop fields removed, the request id restored
+// (the client's Do reset the response).
+func finishResponse(ctx *fasthttp.RequestCtx) {
+	removeResponseHops(&ctx.Response.Header)
+	ctx.Response.Header.SetBytesV(apierror.HeaderRequestID, ctx.Request.Header.Peek(apierror.HeaderRequestID))
+}

@@ -1,0 +1,97 @@
+// Package gatewaytest starts the real gateway on a loopback port for
+// integration tests, as production does (app.New + Listener), and offers
+// the small helpers those tests share.
+package gatewaytest
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"testing"
+	"time"
+
+	"gateway/app"
+	"gateway/config"
+)
+
+// Gateway is a gateway serving on 127.0.0.1 for one test.
+type Gateway struct {
+	App  *app.App
+	Addr string // host:port
+	URL  string // http://host:port
+}
+
+// Config returns the default configuration with services as UPSTREAMS and
+// timeouts short enough for tests.
+func Config(services map[string][]string) *config.Config {
+	cfg := config.Default()
+	cfg.Upstreams = services
+	cfg.Host = "127.0.0.1"
+	cfg.Port = 0
+	cfg.ProxyTimeout = 5 * time.Second
+	cfg.DialTimeout = time.Second
+	cfg.ShutdownTimeout = 5 * time.Second
+	return cfg
+}
+
+// Start builds the gateway for cfg, serves it on 127.0.0.1:0 and shuts it
+// down when the test ends. Logs go to t.Log when verbose, else nowhere.
+func Start(t testing.TB, cfg *config.Config) *Gateway {
+	t.Helper()
+	var w io.Writer = io.Discard
+	if testing.Verbose() {
+		w = testWriter{t}
+	}
+	gw, err := app.New(cfg, app.Options{Logger: app.NewLogger(w, cfg.LogLevel, "text")})
+	if err != nil {
+		t.Fatalf("app.New: %v", err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- gw.Listener(ln) }()
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := gw.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		<-done
+	})
+	g := &Gateway{App: gw, Addr: ln.Addr().String(), URL: "http://" + ln.Addr().String()}
+	Eventually(t, 5*time.Second, func() bool {
+		c, err := net.DialTimeout("tcp", g.Addr, 100*time.Millisecond)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	}, "gateway to accept connections")
+	return g
+}
+
+// Eventually polls cond until it holds or timeout passes, then fails the
+// test naming what it waited for.
+func Eventually(t testing.TB, timeout time.Duration, cond func() bool, what string) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(5 * time.Millisecond) // polling interval, not a wait for an outcome
+	}
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(p))
+	return len(p), nil
+}
+
+// Discard is a logger that drops everything, for tests that build parts of
+// the gateway by hand.
+func Discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

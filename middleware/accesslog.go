@@ -1,0 +1,54 @@
+package middleware
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+)
+
+// UpstreamNamer is what the access log needs of the upstream a handler
+// left in Locals: its base URL and service. *upstream.Upstream satisfies it.
+type UpstreamNamer interface {
+	String() string
+	Service() string
+}
+
+// AccessLog logs one line per request at Info after it is answered: request
+// id, method, path, service, upstream, status, duration and response bytes.
+// upstreamKey is the Locals key under which handlers leave the upstream
+// chosen. When Info is disabled for logger it costs one check per request.
+func AccessLog(logger *slog.Logger, upstreamKey string) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if !logger.Enabled(context.Background(), slog.LevelInfo) {
+			return c.Next()
+		}
+		start := time.Now()
+		err := c.Next()
+		if err != nil {
+			// Let Fiber's error handler write the answer first, so the line
+			// has the status the client sees.
+			if herr := c.App().ErrorHandler(c, err); herr != nil {
+				_ = c.SendStatus(fiber.StatusInternalServerError)
+			}
+			err = nil
+		}
+		up, service := "", ""
+		if u, ok := c.Locals(upstreamKey).(UpstreamNamer); ok && u != nil {
+			up, service = u.String(), u.Service()
+		}
+		resp := c.Response()
+		logger.LogAttrs(context.Background(), slog.LevelInfo, "request",
+			slog.String("requestId", string(GetRequestID(c))),
+			slog.String("method", c.Method()),
+			slog.String("path", c.Path()),
+			slog.String("service", service),
+			slog.String("upstream", up),
+			slog.Int("status", resp.StatusCode()),
+			slog.Duration("duration", time.Since(start)),
+			slog.Int("bytes", resp.Header.ContentLength()),
+		)
+		return err
+	}
+}
