@@ -124,7 +124,7 @@ func (p *Proxy) roundTrip(c *fiber.Ctx, svc *upstream.Service, req *fasthttp.Req
 // have been consumed from the client.
 func canRetry(req *fasthttp.Request) bool {
 	h := &req.Header
-	if h.ContentLength() != 0 {
+	if hasBody(h.ContentLength()) {
 		return false
 	}
 	return h.IsGet() || h.IsHead() || h.IsOptions() || h.IsPut() || h.IsDelete()
@@ -144,7 +144,7 @@ func prepareRequest(req *fasthttp.Request, ctx *fasthttp.RequestCtx, trustedProx
 	req.Header.Del(fasthttp.HeaderExpect)
 	setForwarded(&req.Header, ctx, trustedProxies)
 	switch cl := in.Header.ContentLength(); {
-	case cl == 0:
+	case !hasBody(cl):
 	case in.IsBodyStream():
 		req.SetBodyStream(ctx.RequestBodyStream(), cl)
 	default:
@@ -152,6 +152,11 @@ func prepareRequest(req *fasthttp.Request, ctx *fasthttp.RequestCtx, trustedProx
 	}
 	return clientClose
 }
+
+// hasBody reports whether a request with this fasthttp content length has
+// a body: a length, or -1 for chunked. 0 and -2 (no framing, as on a GET)
+// mean none.
+func hasBody(contentLength int) bool { return contentLength > 0 || contentLength == -1 }
 
 // setUpstreamURI points req at u: its base URL, "/", the rest of the client
 // path and the raw query. The rest is appended verbatim (already checked
