@@ -1,0 +1,125 @@
+package middleware
+
+import (
+	"bytes"
+	"context"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
+)
+
+// RefreshRequest is the background GET that refreshes a stale entry.
+type RefreshRequest struct {
+	// Service is the :service segment of the client's path.
+	Service string
+	// PathQuery is what the upstream would be asked for: "/" + the rest of
+	// the client's path, and its query, raw as the client sent them.
+	PathQuery string
+	// Header is a copy of the header of the request that met the stale
+	// entry, method set to GET; the Refresher owns it and may change it.
+	Header *fasthttp.RequestHeader
+}
+
+// Refresher fetches a fresh response for stale-while-revalidate (RFC 5861
+// §3), outside any client request and so without a fiber.Ctx. The app
+// implements it with the proxy's upstream pool. Refresh fills resp (status,
+// headers, body; a streamed body is fine) and returns an error when no
+// upstream answered; ctx ends when the Cache is closed.
+type Refresher interface {
+	Refresh(ctx context.Context, req *RefreshRequest, resp *fasthttp.Response) error
+}
+
+// RefreshFunc adapts a function to Refresher.
+type RefreshFunc func(ctx context.Context, req *RefreshRequest, resp *fasthttp.Response) error
+
+// Refresh calls f.
+func (f RefreshFunc) Refresh(ctx context.Context, req *RefreshRequest, resp *fasthttp.Response) error {
+	return f(ctx, req, resp)
+}
+
+// cacheRefresh is one background refresh: the stale entry and what is
+// needed to fetch and store its replacement, copied off the request.
+type cacheRefresh struct {
+	stale *cacheEntry
+	base  []byte // the URL part of the key (URI and subject)
+	req   RefreshRequest
+}
+
+// revalidate starts one background refresh of e, unless one is running,
+// the cache is closed, or all refresh slots are busy (a later request will
+// try again). It copies what it needs from ctx, which dies with the request.
+func (c *Cache) revalidate(ctx *fiber.Ctx, e *cacheEntry, kb *cacheKeyBuf) {
+	if !e.refreshing.CompareAndSwap(false, true) {
+		return
+	}
+	select {
+	case c.refreshing <- struct{}{}:
+	default:
+		e.refreshing.Store(false)
+		return
+	}
+	c.mu.Lock()
+	if c.closed.Load() {
+		c.mu.Unlock()
+		<-c.refreshing
+		e.refreshing.Store(false)
+		return
+	}
+	c.wg.Add(1)
+	c.mu.Unlock()
+
+	job := &cacheRefresh{stale: e, base: bytes.Clone(kb.b[:kb.base])}
+	job.req.Header = new(fasthttp.RequestHeader)
+	ctx.Context().Request.Header.CopyTo(job.req.Header)
+	job.req.Header.SetMethod(fasthttp.MethodGet)
+	job.req.Service, job.req.PathQuery = splitServicePath(job.req.Header.RequestURI())
+	go c.runRefresh(job)
+}
+
+// runRefresh fetches and stores the replacement of job.stale. The stale
+// entry stays until a cacheable answer replaces it; after a failure its
+// flag is cleared so a later request can try again.
+func (c *Cache) runRefresh(job *cacheRefresh) {
+	defer c.wg.Done()
+	defer func() { <-c.refreshing }()
+	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseResponse(resp)
+	err := c.refresher.Refresh(c.ctx, &job.req, resp)
+	if err != nil || isUpstreamFailure(resp.StatusCode()) {
+		job.stale.refreshing.Store(false)
+		return
+	}
+	kb := &cacheKeyBuf{b: job.base, base: len(job.base)}
+	if e, err := c.storeResponse(kb, job.req.Header, resp, c.now()); e == nil || err != nil {
+		job.stale.refreshing.Store(false)
+	}
+}
+
+// splitServicePath splits a raw /api/:service/* request URI into the
+// service and the upstream path and query: "/api/users/x?q=1" gives
+// "users" and "/x?q=1". An absolute-form URI's scheme and host are skipped.
+func splitServicePath(uri []byte) (service, pathQuery string) {
+	if i := bytes.Index(uri, []byte("://")); i >= 0 && i < bytes.IndexByte(uri, '/') {
+		uri = uri[i+3:]
+		if j := bytes.IndexByte(uri, '/'); j >= 0 {
+			uri = uri[j:]
+		} else {
+			uri = nil
+		}
+	}
+	uri = bytes.TrimPrefix(uri, []byte("/"))
+	if i := bytes.IndexAny(uri, "/?"); i >= 0 && uri[i] == '/' {
+		uri = uri[i+1:] // past the mount segment ("api")
+	} else {
+		return "", "/"
+	}
+	end := bytes.IndexAny(uri, "/?")
+	if end < 0 {
+		return string(uri), "/"
+	}
+	rest := uri[end:]
+	if rest[0] == '?' {
+		return string(uri[:end]), "/" + string(rest)
+	}
+	return string(uri[:end]), string(rest)
+}
