@@ -32,9 +32,10 @@ type peakEWMA struct {
 func (e *peakEWMA) init() { e.stamp.Store(unsampled) }
 
 // observe records a latency sample of rtt nanoseconds taken at now. A
-// failure's sample never lowers the estimate below its time-decayed value:
-// a fast error (connection refused, a quick 503) must not make a broken
-// upstream look fast and attract more traffic.
+// failure's sample counts as no faster than the current cost, so it can
+// raise the cost or hold it but never lower it: a fast error (connection
+// refused, a quick 503) must not make a broken upstream look fast and
+// attract more traffic.
 func (e *peakEWMA) observe(now int64, rtt, tau float64, failure bool) {
 	w := e.claim(now, tau)
 	for {
@@ -42,7 +43,7 @@ func (e *peakEWMA) observe(now int64, rtt, tau float64, failure bool) {
 		c := math.Float64frombits(old)
 		r := rtt
 		if failure {
-			r = max(r, c*w)
+			r = max(r, c)
 		}
 		next := c*w + r*(1-w)
 		if r > c {

@@ -1,0 +1,76 @@
+package upstream
+
+import (
+	"math"
+	"testing"
+	"time"
+)
+
+func TestPeakEWMAObserve(t *testing.T) {
+	const tau = float64(10 * time.Second)
+	ms := func(v float64) float64 { return v * float64(time.Millisecond) }
+	type obs struct {
+		after   time.Duration // time since the previous observation
+		rtt     float64
+		failure bool
+	}
+	tests := []struct {
+		name string
+		obs  []obs
+		want float64
+	}{
+		{"first sample is adopted", []obs{{0, ms(100), false}}, ms(100)},
+		{"first sample of zero", []obs{{time.Second, 0, false}}, 0},
+		{"spike is adopted at once", []obs{{0, ms(100), false}, {time.Second, ms(300), false}}, ms(300)},
+		{"improvement after tau weighs 1-1/e", []obs{{0, ms(300), false}, {10 * time.Second, ms(100), false}},
+			ms(300)*math.Exp(-1) + ms(100)*(1-math.Exp(-1))},
+		{"improvement with no time passed is ignored", []obs{{0, ms(300), false}, {0, ms(100), false}}, ms(300)},
+		{"long quiet then sample nearly replaces", []obs{{0, ms(300), false}, {time.Hour, ms(10), false}}, ms(10)},
+		{"fast failure does not lower cost", []obs{{0, ms(100), false}, {10 * time.Second, ms(1), true}}, ms(100)},
+		{"slow failure raises cost", []obs{{0, ms(100), false}, {time.Second, ms(500), true}}, ms(500)},
+		{"first sample as a failure", []obs{{0, ms(7), true}}, ms(7)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var e peakEWMA
+			e.init()
+			var now int64 = 1000
+			for _, o := range tt.obs {
+				now += int64(o.after)
+				e.observe(now, o.rtt, tau, o.failure)
+			}
+			got, sampled := e.at(now, tau)
+			if !sampled {
+				t.Fatal("sampled = false after observations")
+			}
+			if math.Abs(got-tt.want) > 1e-6*max(1, tt.want) {
+				t.Errorf("cost = %.6gms, want %.6gms", got/1e6, tt.want/1e6)
+			}
+		})
+	}
+}
+
+func TestPeakEWMADecaysBetweenSamples(t *testing.T) {
+	const tau = float64(10 * time.Second)
+	var e peakEWMA
+	e.init()
+	if _, sampled := e.at(0, tau); sampled {
+		t.Fatal("new EWMA reports sampled")
+	}
+	e.observe(0, 200e6, tau, false)
+	tests := []struct {
+		at   time.Duration
+		want float64
+	}{
+		{0, 200e6},
+		{-time.Second, 200e6}, // a reading before the stamp does not grow the cost
+		{10 * time.Second, 200e6 * math.Exp(-1)},
+		{30 * time.Second, 200e6 * math.Exp(-3)},
+	}
+	for _, tt := range tests {
+		got, _ := e.at(int64(tt.at), tau)
+		if math.Abs(got-tt.want) > 1e-3 {
+			t.Errorf("at(%s) = %g, want %g", tt.at, got, tt.want)
+		}
+	}
+}
