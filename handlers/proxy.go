@@ -76,7 +76,9 @@ func (p *Proxy) Handle(c *fiber.Ctx) error {
 // it is idempotent, carries no body and the retry budget allows.
 func (p *Proxy) roundTrip(c *fiber.Ctx, svc *upstream.Service, req *fasthttp.Request) error {
 	ctx := c.Context()
-	rest := c.Params("*")
+	// "*1" is the name Fiber gives the first wildcard; c.Params("*") builds
+	// that name with a string concatenation per call.
+	rest := c.Params("*1")
 	query := ctx.URI().QueryString()
 	var tried *upstream.Upstream
 	var first failure
