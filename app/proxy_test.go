@@ -217,3 +217,29 @@ func rawRequest(t *testing.T, addr, raw string) *http.Response {
 	}
 	return resp
 }
+
+// A body that trickles in for longer than HTTP_PROXY_TIMEOUT_MS, with gaps
+// shorter than it, is not cut: the timeout bounds silence, not length.
+func TestSlowDownloadLongerThanProxyTimeout(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "10000")
+		for i := 0; i < 10; i++ {
+			_, _ = w.Write(bytes.Repeat([]byte{'x'}, 1000))
+			w.(http.Flusher).Flush()
+			time.Sleep(100 * time.Millisecond) // the upstream's pace, not a test wait
+		}
+	}))
+	t.Cleanup(up.Close)
+	cfg := gatewaytest.Config(map[string][]string{"s": {up.URL}})
+	cfg.ProxyTimeout = 400 * time.Millisecond
+	gw := gatewaytest.Start(t, cfg)
+	resp, err := http.Get(gw.URL + "/api/s/slow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	n, err := io.Copy(io.Discard, resp.Body)
+	if err != nil || n != 10000 {
+		t.Fatalf("read %d bytes, err %v; want all 10000 over ~1s with a 400ms proxy timeout", n, err)
+	}
+}

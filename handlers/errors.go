@@ -47,13 +47,13 @@ func classify(err error) failure {
 		return failure{fasthttp.StatusServiceUnavailable, msgNoUpstream, false}
 	case errors.Is(err, fasthttp.ErrNoFreeConns):
 		return failure{fasthttp.StatusServiceUnavailable, msgBusy, true}
-	case errors.Is(err, fasthttp.ErrDialTimeout):
+	case errors.Is(err, fasthttp.ErrDialTimeout), isDialError(err) && isNetTimeout(err):
 		// nginx answers a connect timeout with 504 too; nothing was sent.
 		return failure{fasthttp.StatusGatewayTimeout, msgTimeout, true}
-	case errors.Is(err, fasthttp.ErrTimeout), errors.Is(err, os.ErrDeadlineExceeded), isNetTimeout(err):
-		return failure{fasthttp.StatusGatewayTimeout, msgTimeout, false}
 	case errors.Is(err, syscall.ECONNREFUSED), isDialError(err):
 		return failure{fasthttp.StatusBadGateway, msgUnreachable, true}
+	case errors.Is(err, fasthttp.ErrTimeout), errors.Is(err, os.ErrDeadlineExceeded), isNetTimeout(err):
+		return failure{fasthttp.StatusGatewayTimeout, msgTimeout, false}
 	case errors.Is(err, fasthttp.ErrConnectionClosed), errors.Is(err, io.EOF),
 		errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
 		return failure{fasthttp.StatusBadGateway, msgUnreachable, true}

@@ -25,6 +25,14 @@ func newClients(sh *shared, base *url.URL) (client, stream *fasthttp.HostClient)
 	client = newHostClient(sh, base)
 	client.MaxConns = sh.maxConns
 	client.ReadTimeout = sh.proxyTimeout
+	idle := sh.proxyTimeout
+	client.Dial = func(addr string) (net.Conn, error) {
+		c, err := sh.dial(addr)
+		if err != nil {
+			return nil, err
+		}
+		return &idleConn{Conn: c, idle: idle}, nil
+	}
 	stream = newHostClient(sh, base)
 	stream.MaxConns = streamMaxConns
 	stream.ReadTimeout = 0 // a stream may stay open and quiet indefinitely
