@@ -1,0 +1,323 @@
+package middleware
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+
+	jwtware "github.com/gofiber/contrib/jwt"
+	"github.com/gofiber/fiber/v2"
+	"github.com/golang-jwt/jwt/v5"
+
+	"gateway/apierror"
+	"gateway/config"
+)
+
+// HeaderAuthSubject carries the verified token's subject to the upstream when
+// JWT_FORWARD_SUBJECT is on. A client-sent copy is always removed, so an
+// upstream can trust it came from the gateway.
+const HeaderAuthSubject = "X-Auth-Subject"
+
+// AccessTokenParam is the query parameter that may carry the token on /ws and
+// /admin, where browsers cannot set an Authorization header (WebSocket, links).
+const AccessTokenParam = "access_token"
+
+// jwtTokenLocal is where gofiber/contrib/jwt leaves the parsed token.
+const jwtTokenLocal = "gateway.jwt.token"
+
+// subjectLocal is the Locals key of the verified subject; a private type so
+// no other package can collide with it or forge it.
+type subjectLocal struct{}
+
+// errNotHS256 refuses every signing method but HS256.
+var errNotHS256 = errors.New("signing method is not HS256")
+
+// Subject returns the verified `sub` claim of the request's token, or "" when
+// the request was not authenticated (auth off, or the token had no subject).
+// It is set by the middleware NewJWT returns, for later middleware such as
+// the rate limiter (RATE_LIMIT_KEY=sub) and the cache.
+func Subject(c *fiber.Ctx) string {
+	s, _ := c.Locals(subjectLocal{}).(string)
+	return s
+}
+
+// jwtAuth holds the two configured contrib handlers and what they share.
+type jwtAuth struct {
+	secret  []byte
+	forward bool
+	// leeway re-checks exp and nbf; see onInvalid for why it is separate.
+	leeway *jwt.Parser
+	// headerOnly reads "Authorization: Bearer"; headerOrQuery also reads
+	// access_token, for /ws and /admin.
+	headerOnly, headerOrQuery fiber.Handler
+}
+
+// NewJWT returns the authentication middleware (issue 5): a request must
+// carry an HS256 JWT signed with cfg.JWTSecret in "Authorization: Bearer",
+// or, under /ws and /admin only, in the access_token query parameter, which
+// is then removed from the request before it goes upstream. exp and nbf are
+// checked with cfg.JWTLeeway; exp is optional, as in RFC 7519. Failures
+// answer 401 with WWW-Authenticate: Bearer (RFC 6750 §3), plus
+// error="invalid_token" when a token was sent but refused.
+//
+// Only HS256 is accepted. "none", RS*/ES*/PS* and EdDSA are refused, which
+// also closes the RS256→HS256 key-confusion trick (a public key used as an
+// HMAC secret): the key function hands out the secret for HS256 alone and
+// never consults kid, jku or x5u. HS384 and HS512 are refused too: the spec
+// names HS256 alone, and one algorithm per key is what RFC 8725 §3.1 advises.
+//
+// Client-sent X-Auth-Subject is always stripped. With cfg.AuthRequired false
+// the returned handler does only that, so the app may install NewJWT on every
+// proxy route whatever the setting and upstreams can trust the header.
+func NewJWT(cfg *config.Config) fiber.Handler {
+	if !cfg.AuthRequired {
+		return stripSubject
+	}
+	a := &jwtAuth{
+		secret:  []byte(cfg.JWTSecret),
+		forward: cfg.JWTForwardSubject,
+		leeway: jwt.NewParser(
+			jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
+			jwt.WithLeeway(cfg.JWTLeeway),
+		),
+	}
+	a.headerOnly = jwtware.New(a.contribConfig("header:" + fiber.HeaderAuthorization))
+	a.headerOrQuery = jwtware.New(a.contribConfig("header:" + fiber.HeaderAuthorization + ",query:" + AccessTokenParam))
+	return a.handle
+}
+
+// stripSubject removes any client-sent X-Auth-Subject.
+func stripSubject(c *fiber.Ctx) error {
+	c.Request().Header.Del(HeaderAuthSubject)
+	return c.Next()
+}
+
+// contribConfig configures gofiber/contrib/jwt for one token lookup. Our own
+// KeyFunc enforces HS256; contrib's SigningKey.JWTAlg would compare the alg
+// header too, but KeyFunc also lets us refuse an empty secret.
+func (a *jwtAuth) contribConfig(lookup string) jwtware.Config {
+	return jwtware.Config{
+		KeyFunc:        a.key,
+		TokenLookup:    lookup,
+		AuthScheme:     "Bearer",
+		ContextKey:     jwtTokenLocal,
+		SuccessHandler: a.onValid,
+		ErrorHandler:   a.onInvalid,
+	}
+}
+
+// handle strips the spoofable header and lets contrib authenticate.
+func (a *jwtAuth) handle(c *fiber.Ctx) error {
+	c.Request().Header.Del(HeaderAuthSubject)
+	if queryTokenAllowed(c.Path()) {
+		return a.headerOrQuery(c)
+	}
+	return a.headerOnly(c)
+}
+
+// key is the jwt.Keyfunc: the secret for HS256 (by identity of the method
+// the alg header named), nothing for any other algorithm.
+func (a *jwtAuth) key(t *jwt.Token) (any, error) {
+	if t.Method != jwt.SigningMethodHS256 || len(a.secret) == 0 {
+		return nil, errNotHS256
+	}
+	return a.secret, nil
+}
+
+// onValid runs when contrib verified the token.
+func (a *jwtAuth) onValid(c *fiber.Ctx) error {
+	t, _ := c.Locals(jwtTokenLocal).(*jwt.Token)
+	if t == nil {
+		return a.deny(c, true)
+	}
+	return a.accept(c, t)
+}
+
+// onInvalid runs when contrib refused the request. contrib parses with a bare
+// jwt.Parse, without parser options, so it cannot apply a leeway: a token
+// whose only fault is exp or nbf is parsed again here, signature included,
+// with WithLeeway(JWT_LEEWAY_MS). golang-jwt v5 validates claims only after
+// the signature, so these two errors never come from a forged token, and the
+// second parse costs only tokens near their edges.
+func (a *jwtAuth) onInvalid(c *fiber.Ctx, err error) error {
+	if errors.Is(err, jwtware.ErrJWTMissingOrMalformed) {
+		return a.deny(c, false)
+	}
+	if errors.Is(err, jwt.ErrTokenExpired) || errors.Is(err, jwt.ErrTokenNotValidYet) {
+		if t, perr := a.leeway.Parse(requestToken(c), a.key); perr == nil && t.Valid {
+			return a.accept(c, t)
+		}
+	}
+	return a.deny(c, true)
+}
+
+// accept publishes the subject, forwards it if asked, and continues.
+func (a *jwtAuth) accept(c *fiber.Ctx, t *jwt.Token) error {
+	sub, err := t.Claims.GetSubject()
+	if err != nil || !validSubject(sub) {
+		return a.deny(c, true)
+	}
+	removeAccessToken(c)
+	if sub != "" {
+		c.Locals(subjectLocal{}, sub)
+		if a.forward {
+			c.Request().Header.Set(HeaderAuthSubject, sub)
+		}
+	}
+	return c.Next()
+}
+
+// deny answers 401. invalid says a token was present but refused.
+func (a *jwtAuth) deny(c *fiber.Ctx, invalid bool) error {
+	removeAccessToken(c)
+	if invalid {
+		c.Set(fiber.HeaderWWWAuthenticate, `Bearer error="invalid_token"`)
+		return apierror.Write(c, fiber.StatusUnauthorized, "invalid or expired token")
+	}
+	c.Set(fiber.HeaderWWWAuthenticate, "Bearer")
+	return apierror.Write(c, fiber.StatusUnauthorized, "missing bearer token")
+}
+
+// requestToken extracts the token the way contrib did: the Bearer header
+// first, then access_token where the path allows it.
+func requestToken(c *fiber.Ctx) string {
+	const scheme = "Bearer "
+	h := c.Get(fiber.HeaderAuthorization)
+	if len(h) > len(scheme)+1 && strings.EqualFold(h[:len(scheme)], scheme) {
+		return strings.TrimSpace(h[len(scheme):])
+	}
+	if queryTokenAllowed(c.Path()) {
+		return c.Query(AccessTokenParam)
+	}
+	return ""
+}
+
+// validSubject refuses a subject that could not travel as a header value
+// (control characters would let a token inject upstream headers) or is
+// unreasonably long for a rate-limit or cache key.
+func validSubject(s string) bool {
+	if len(s) > 1024 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] == 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// queryTokenAllowed reports whether path is under /ws or /admin, matched
+// case-insensitively by whole segment like Fiber's default routing.
+func queryTokenAllowed(path string) bool {
+	return hasSegmentPrefix(path, "/ws") || hasSegmentPrefix(path, "/admin")
+}
+
+// hasSegmentPrefix reports whether path is prefix or starts with prefix + "/".
+func hasSegmentPrefix(path, prefix string) bool {
+	if len(path) < len(prefix) || !strings.EqualFold(path[:len(prefix)], prefix) {
+		return false
+	}
+	return len(path) == len(prefix) || path[len(prefix)] == '/'
+}
+
+// removeAccessToken deletes every access_token parameter from the request's
+// query, on /ws and /admin only (elsewhere it is not a credential and the
+// query is forwarded as sent). Both copies are edited in place: the parsed
+// URI, which Fiber and fasthttp's Request.RequestURI read, and the raw
+// request line, which the proxy and access log may read. Other parameters
+// keep their bytes and order.
+func removeAccessToken(c *fiber.Ctx) {
+	if !queryTokenAllowed(c.Path()) {
+		return
+	}
+	req := c.Request()
+	uri := req.URI()
+	if q := uri.QueryString(); len(q) > 0 {
+		if kept := dropQueryParam(q, AccessTokenParam); len(kept) != len(q) {
+			uri.SetQueryStringBytes(kept)
+		}
+	}
+	raw := req.Header.RequestURI()
+	i := bytes.IndexByte(raw, '?')
+	if i < 0 {
+		return
+	}
+	end := len(raw)
+	if j := bytes.IndexByte(raw[i:], '#'); j >= 0 {
+		end = i + j
+	}
+	kept := dropQueryParam(raw[i+1:end], AccessTokenParam)
+	if len(kept) == end-i-1 {
+		return
+	}
+	n := i + 1 + len(kept)
+	if len(kept) == 0 {
+		n = i // drop the '?' too
+	}
+	n += copy(raw[n:], raw[end:])
+	req.Header.SetRequestURIBytes(raw[:n])
+}
+
+// dropQueryParam removes, in place, every pair of query q whose key decodes
+// (%XX, '+') to name, and returns the shortened q. The other pairs, empty
+// ones included, keep their bytes and order.
+func dropQueryParam(q []byte, name string) []byte {
+	out := q[:0]
+	kept := 0
+	for rest := q; rest != nil; {
+		seg := rest
+		if i := bytes.IndexByte(rest, '&'); i >= 0 {
+			seg, rest = rest[:i], rest[i+1:]
+		} else {
+			rest = nil
+		}
+		if queryKeyIs(seg, name) {
+			continue
+		}
+		if kept > 0 {
+			out = append(out, '&')
+		}
+		out = append(out, seg...) // never overtakes the read position
+		kept++
+	}
+	return out
+}
+
+// queryKeyIs reports whether the key of pair (up to '=') decodes to name,
+// decoding as fasthttp's Args does: %XX with two hex digits, '+' as space.
+func queryKeyIs(pair []byte, name string) bool {
+	if k := bytes.IndexByte(pair, '='); k >= 0 {
+		pair = pair[:k]
+	}
+	j := 0
+	for i := 0; i < len(pair); i++ {
+		b := pair[i]
+		switch {
+		case b == '+':
+			b = ' '
+		case b == '%' && i+2 < len(pair) && queryIsHex(pair[i+1]) && queryIsHex(pair[i+2]):
+			b = queryUnhex(pair[i+1])<<4 | queryUnhex(pair[i+2])
+			i += 2
+		}
+		if j >= len(name) || name[j] != b {
+			return false
+		}
+		j++
+	}
+	return j == len(name)
+}
+
+func queryIsHex(b byte) bool {
+	return b >= '0' && b <= '9' || b >= 'a' && b <= 'f' || b >= 'A' && b <= 'F'
+}
+
+func queryUnhex(b byte) byte {
+	switch {
+	case b >= 'a':
+		return b - 'a' + 10
+	case b >= 'A':
+		return b - 'A' + 10
+	}
+	return b - '0'
+}
