@@ -110,7 +110,9 @@ func jwtCases(t *testing.T) []jwtCase {
 		}
 		return c
 	}
-	hs := func(extra jwt.MapClaims) string { return sign(t, jwt.SigningMethodHS256, []byte(testSecret), claims(extra)) }
+	hs := func(extra jwt.MapClaims) string {
+		return sign(t, jwt.SigningMethodHS256, []byte(testSecret), claims(extra))
+	}
 	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
