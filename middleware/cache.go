@@ -77,9 +77,9 @@ func WithRefresher(r Refresher) CacheOption { return func(c *Cache) { c.refreshe
 // WithCacheClock replaces time.Now, so tests can move time instead of sleeping.
 func WithCacheClock(now func() time.Time) CacheOption { return func(c *Cache) { c.now = now } }
 
-// WithSubject sets how the cache learns the authenticated subject that keys
-// private entries when CACHE_PRIVATE_BY_SUBJECT is on. The app passes the
-// JWT middleware's Subject; without it (or when it returns "") requests with
+// WithSubject replaces how the cache learns the authenticated subject that
+// keys private entries when CACHE_PRIVATE_BY_SUBJECT is on. The default is
+// the JWT middleware's Subject. When it returns "", requests with
 // Authorization or Cookie bypass the cache.
 func WithSubject(f func(*fiber.Ctx) string) CacheOption { return func(c *Cache) { c.subject = f } }
 
@@ -108,7 +108,7 @@ func NewCache(cfg *config.Config, opts ...CacheOption) (*Cache, error) {
 		return nil, errors.New("cache: CACHE_MAX_BODY_BYTES must not be negative")
 	}
 	c := &Cache{
-		subject:       func(*fiber.Ctx) string { return "" },
+		subject:       Subject,
 		now:           time.Now,
 		defaultTTL:    cfg.CacheDefaultTTL,
 		maxBody:       cfg.CacheMaxBodyBytes,
