@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"cmp"
 	"errors"
 	"strings"
 	"sync"
@@ -40,6 +41,7 @@ func TestBreaker(t *testing.T) {
 	tests := []struct {
 		name          string
 		failureStatus func(int) bool
+		maxCooldown   time.Duration // 0 means 5 * cool
 		steps         []bstep
 		wantTrips     int64
 		wantReason    string
@@ -82,6 +84,10 @@ func TestBreaker(t *testing.T) {
 			{advance: 4 * cool, do: []Outcome{status(503)}, want: StateOpen, wantOpenFor: 5 * cool},
 			{advance: 5 * cool, do: []Outcome{dialRefused()}, want: StateOpen, wantOpenFor: 5 * cool},
 		}, wantTrips: 5, wantReason: "half-open probe failed; last: dial tcp 10.0.0.1:8080: connect: connection refused"},
+		{name: "a max below the base cooldown is raised to it", maxCooldown: cool / 2, steps: []bstep{
+			{do: repeat(status(503), 3), want: StateOpen, wantOpenFor: cool},
+			{advance: cool, do: []Outcome{status(503)}, want: StateOpen, wantOpenFor: cool},
+		}, wantTrips: 2},
 		{name: "canceled probe frees the probe slot", steps: []bstep{
 			{do: repeat(status(503), 3), want: StateOpen},
 			{advance: cool, do: []Outcome{canceled()}, want: StateHalfOpen},
@@ -92,7 +98,7 @@ func TestBreaker(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p, clock := testPool(t, Options{
 				Services:         map[string][]string{"s": urls(1)},
-				FailureThreshold: 3, Cooldown: cool, MaxCooldown: 5 * cool,
+				FailureThreshold: 3, Cooldown: cool, MaxCooldown: cmp.Or(tt.maxCooldown, 5*cool),
 				FailureStatus: tt.failureStatus,
 			})
 			u := p.Service("s").ups[0]
@@ -158,27 +164,47 @@ func TestBreakerHalfOpenAdmitsOneProbe(t *testing.T) {
 func TestBreakerIgnoresStaleResults(t *testing.T) {
 	p, clock := testPool(t, Options{Services: map[string][]string{"s": urls(1)}, FailureThreshold: 2, Cooldown: time.Second})
 	u := p.Service("s").ups[0]
-	early := []Lease{mustPick(t, p, "s", nil), mustPick(t, p, "s", nil), mustPick(t, p, "s", nil)}
+	early := []Lease{mustPick(t, p, "s", nil), mustPick(t, p, "s", nil), mustPick(t, p, "s", nil), mustPick(t, p, "s", nil)}
 	early[0].Done(status(503))
 	early[1].Done(status(503)) // trips
-	early[2].Done(status(200)) // admitted while closed: must not close or probe
+	early[2].Done(status(200)) // admitted while closed: must not close it
 	if got := u.State(); got != StateOpen {
-		t.Fatalf("state = %s, want open", got)
+		t.Fatalf("state after a stale success = %s, want open", got)
 	}
 	clock.Advance(time.Second)
-	mustPick(t, p, "s", nil).Done(status(200)) // the probe closes it
-	stale := mustPick(t, p, "s", nil)
+	probe := mustPick(t, p, "s", nil)
+	early[3].Done(status(200)) // must not settle the probe
+	if got := u.State(); got != StateHalfOpen {
+		t.Fatalf("state after a stale success during the probe = %s, want half-open", got)
+	}
+	probe.Done(status(200)) // closes
+	old := mustPick(t, p, "s", nil)
 	mustPick(t, p, "s", nil).Done(status(503))
 	mustPick(t, p, "s", nil).Done(status(503)) // second trip
 	clock.Advance(time.Second)
-	probe := mustPick(t, p, "s", nil)
-	stale.Done(status(503)) // from the closed generation: must not settle the probe
-	if got := u.State(); got != StateHalfOpen {
-		t.Fatalf("state after stale failure = %s, want half-open", got)
-	}
-	probe.Done(status(200))
+	mustPick(t, p, "s", nil).Done(status(200)) // third closed generation
+	old.Done(status(503))                      // from the second: must not count now
+	mustPick(t, p, "s", nil).Done(status(503))
 	if got, trips := u.State(), u.br.trips.Load(); got != StateClosed || trips != 2 {
-		t.Errorf("state, trips = %s, %d, want closed, 2", got, trips)
+		t.Errorf("state, trips = %s, %d, want closed, 2: a stale failure counted", got, trips)
+	}
+}
+
+// TestBreakerSettlesProbeOnce: a second report with the probe's ticket (a
+// double Done) must not re-open or re-close the breaker.
+func TestBreakerSettlesProbeOnce(t *testing.T) {
+	p, clock := testPool(t, Options{Services: map[string][]string{"s": urls(1)}, FailureThreshold: 1, Cooldown: time.Second})
+	u := p.Service("s").ups[0]
+	mustPick(t, p, "s", nil).Done(status(503))
+	clock.Advance(time.Second)
+	ticket, ok := u.br.allow(p.sh.now())
+	if !ok || stateOf(ticket) != StateHalfOpen {
+		t.Fatalf("probe not admitted: %v, %s", ok, stateOf(ticket))
+	}
+	u.br.record(ticket, verdictSuccess, p.sh.now(), &Outcome{Status: 200})
+	u.br.record(ticket, verdictFailure, p.sh.now(), &Outcome{Status: 503})
+	if got, trips := u.State(), u.br.trips.Load(); got != StateClosed || trips != 1 {
+		t.Errorf("state, trips = %s, %d, want closed, 1", got, trips)
 	}
 }
 

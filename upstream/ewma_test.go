@@ -29,6 +29,7 @@ func TestPeakEWMAObserve(t *testing.T) {
 		{"fast failure does not lower cost", []obs{{0, ms(100), false}, {10 * time.Second, ms(1), true}}, ms(100)},
 		{"slow failure raises cost", []obs{{0, ms(100), false}, {time.Second, ms(500), true}}, ms(500)},
 		{"first sample as a failure", []obs{{0, ms(7), true}}, ms(7)},
+		{"a sample stamped before the last one only adds peaks", []obs{{0, ms(100), false}, {-5 * time.Second, ms(50), false}}, ms(100)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

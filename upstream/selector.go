@@ -119,19 +119,13 @@ func (p *PeakEWMA) scan(ups []*Upstream, exclude *Upstream, now int64) *Upstream
 	return best
 }
 
-// better returns the lower-scoring of a and b, or either with equal odds.
+// better returns the lower-scoring of a and b. On a tie it returns a, which
+// is unbiased because a was drawn uniformly at random.
 func (p *PeakEWMA) better(a, b *Upstream, now int64) *Upstream {
-	sa, sb := a.score(now), b.score(now)
-	switch {
-	case sa < sb:
-		return a
-	case sb < sa:
-		return b
-	case p.intN(2) == 0:
-		return a
-	default:
+	if b.score(now) < a.score(now) {
 		return b
 	}
+	return a
 }
 
 // twoOf returns two distinct uniformly random indices below n (n >= 2).

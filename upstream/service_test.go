@@ -50,6 +50,44 @@ func TestPickErrNoUpstream(t *testing.T) {
 	}
 }
 
+// firstSelector is a careless policy: the first upstream not excluded, even
+// when its breaker refuses.
+type firstSelector struct{}
+
+func (firstSelector) Select(ups []*Upstream, exclude *Upstream) *Upstream {
+	for _, u := range ups {
+		if u != exclude {
+			return u
+		}
+	}
+	return nil
+}
+
+// TestPickChecksBreakerAfterSelection: Pick must not trust the Selector
+// about availability (a custom one may ignore it, and states change between
+// selection and admission).
+func TestPickChecksBreakerAfterSelection(t *testing.T) {
+	p, clock := testPool(t, Options{
+		Services: map[string][]string{"s": urls(2)}, Selector: firstSelector{},
+		FailureThreshold: 1, Cooldown: time.Second,
+	})
+	svc := p.Service("s")
+	first := mustPick(t, p, "s", nil)
+	if first.Upstream() != svc.ups[0] {
+		t.Fatalf("custom Selector not used: got %s", first.Upstream())
+	}
+	first.Done(status(503))
+	if l, err := svc.Pick(nil); !errors.Is(err, ErrNoUpstream) {
+		t.Fatalf("Pick through an open breaker = %v, %v; want ErrNoUpstream", l.Upstream(), err)
+	}
+	clock.Advance(time.Second)
+	probe := mustPick(t, p, "s", nil)
+	if l, err := svc.Pick(nil); !errors.Is(err, ErrNoUpstream) {
+		t.Fatalf("second Pick while the probe is out = %v, %v; want ErrNoUpstream", l.Upstream(), err)
+	}
+	probe.Done(status(200))
+}
+
 func TestLeaseDone(t *testing.T) {
 	p, clock := testPool(t, Options{Services: map[string][]string{"s": urls(1)}})
 	Lease{}.Done(status(500)) // the zero Lease is inert
