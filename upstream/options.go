@@ -34,8 +34,9 @@ type Options struct {
 	// DialTimeout bounds establishing one TCP connection to an upstream.
 	DialTimeout time.Duration
 	// ProxyTimeout is the HostClient ReadTimeout and WriteTimeout for
-	// ordinary requests. fasthttp keeps the read deadline while a streamed
-	// body is read, so it also bounds a whole response body.
+	// ordinary requests. The read deadline slides with the data (idleConn),
+	// so it bounds the silence before and within a response, not the length
+	// of a streamed body.
 	ProxyTimeout time.Duration
 	// MaxConns caps the keep-alive connections of each upstream's Client.
 	MaxConns int
