@@ -91,8 +91,9 @@ type Outcome struct {
 }
 
 // Done ends the lease: it decrements inflight, feeds the latency into the
-// peak EWMA and the result into the stats and the breaker. Call it exactly
-// once per lease; copies of a Lease share that single call.
+// peak EWMA and the latency histograms, and the result into the stats and
+// the breaker. Call it exactly once per lease; copies of a Lease share that
+// single call.
 //
 // A failure is a transport error or a status for which FailureStatus is
 // true; only failures allocate (the immutable last-error record).
@@ -118,6 +119,7 @@ func (l Lease) Done(o Outcome) {
 			rtt = time.Duration(now - l.start)
 		}
 		u.ewma.observe(now, float64(rtt), u.sh.tau, v == verdictFailure)
+		u.latency.record(now, rtt)
 	}
 	u.br.record(l.ticket, v, now, &o)
 	if u.inflight.Add(-1) == 0 && u.retired.Load() {

@@ -52,6 +52,9 @@ type UpstreamSnapshot struct {
 
 	ActiveSSE       int64 `json:"activeSse"`
 	ActiveWebSocket int64 `json:"activeWebSocket"`
+
+	// LatencyStats is embedded, so its JSON fields appear at this level.
+	LatencyStats
 }
 
 // Snapshot returns the statistics of every current upstream.
@@ -94,6 +97,7 @@ func (u *Upstream) snapshot(now int64) UpstreamSnapshot {
 		ActiveSSE:       u.sse.Load(),
 		ActiveWebSocket: u.ws.Load(),
 	}
+	s.LatencyStats = u.latency.read(now, u.sh.wall)
 	if s.State == StateOpen {
 		s.OpenUntil = u.sh.wall(u.br.openUntil.Load())
 	}

@@ -56,8 +56,9 @@ type Upstream struct {
 	retired   atomic.Bool
 	lastErr   atomic.Pointer[errorRecord]
 
-	ewma peakEWMA
-	br   breaker
+	ewma    peakEWMA
+	latency latencyRecorder
+	br      breaker
 }
 
 // errorRecord is an immutable record of an upstream's latest failure.
