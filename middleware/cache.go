@@ -46,9 +46,9 @@ type Cache struct {
 
 // cacheCounters are the Cache's monotonic counters; read them with Stats.
 type cacheCounters struct {
-	hits, misses, bypasses, stale, stores, evictions, coalesced atomic.Uint64
-	bytes                                                       atomic.Int64
-	entries                                                     atomic.Int64
+	hits, misses, bypasses, stale, stores, evictions, coalesced, refreshes atomic.Uint64
+	bytes                                                                  atomic.Int64
+	entries                                                                atomic.Int64
 }
 
 // CacheStats is a snapshot of a Cache's counters, for the metrics engineer.
@@ -61,6 +61,7 @@ type CacheStats struct {
 	Stores    uint64 // responses stored
 	Evictions uint64 // entries evicted to stay under CACHE_MAX_BYTES
 	Coalesced uint64 // requests that waited for another request's identical miss
+	Refreshes uint64 // background stale-while-revalidate refreshes started
 	Bytes     int64  // bytes held now, as counted against CACHE_MAX_BYTES
 	Entries   int64  // entries held now (responses, Vary records, pass markers)
 }
@@ -159,7 +160,7 @@ func (c *Cache) Stats() CacheStats {
 	return CacheStats{
 		Hits: s.hits.Load(), Misses: s.misses.Load(), Bypasses: s.bypasses.Load(),
 		Stale: s.stale.Load(), Stores: s.stores.Load(), Evictions: s.evictions.Load(),
-		Coalesced: s.coalesced.Load(), Bytes: s.bytes.Load(), Entries: s.entries.Load(),
+		Coalesced: s.coalesced.Load(), Refreshes: s.refreshes.Load(), Bytes: s.bytes.Load(), Entries: s.entries.Load(),
 	}
 }
 

@@ -67,6 +67,7 @@ func (c *Cache) revalidate(ctx *fiber.Ctx, e *cacheEntry, kb *cacheKeyBuf) {
 	}
 	c.wg.Add(1)
 	c.mu.Unlock()
+	c.stats.refreshes.Add(1)
 
 	job := &cacheRefresh{stale: e, base: bytes.Clone(kb.b[:kb.base])}
 	job.req.Header = new(fasthttp.RequestHeader)
