@@ -100,6 +100,9 @@ func (a *App) drainingCheck() string {
 	return ""
 }
 
+// Draining reports whether Shutdown has begun.
+func (a *App) Draining() bool { return a.draining.Load() }
+
 // Pool returns the upstream pool the handlers share.
 func (a *App) Pool() *upstream.Pool { return a.pool }
 
