@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 )
 
 // UpstreamNamer is what the access log needs of the upstream a handler
@@ -47,8 +48,17 @@ func AccessLog(logger *slog.Logger, upstreamKey string) fiber.Handler {
 			slog.String("upstream", up),
 			slog.Int("status", resp.StatusCode()),
 			slog.Duration("duration", time.Since(start)),
-			slog.Int("bytes", resp.Header.ContentLength()),
+			slog.Int("bytes", bodyBytes(resp)),
 		)
 		return err
 	}
+}
+
+// bodyBytes is the response body's size, or -1 for a body still streaming
+// (it is sent after the handler returns).
+func bodyBytes(resp *fasthttp.Response) int {
+	if resp.IsBodyStream() {
+		return resp.Header.ContentLength()
+	}
+	return len(resp.Body())
 }
