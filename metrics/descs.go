@@ -1,0 +1,75 @@
+package metrics
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// descs are the Collector's metric descriptions, built once per Collector.
+type descs struct {
+	build                     *prometheus.Desc
+	budgetActive, budgetLimit *prometheus.Desc
+
+	requests, inflight, latency, ewma *prometheus.Desc
+	state, trips, retries             *prometheus.Desc
+	sse, ws                           *prometheus.Desc
+
+	wsMessages, wsBytes, wsCloses *prometheus.Desc
+	rateLimited, cache, shed      *prometheus.Desc
+}
+
+func newDescs() descs {
+	up := []string{"service", "upstream"}
+	upstreamDesc := func(name, help string, extra ...string) *prometheus.Desc {
+		return prometheus.NewDesc("gateway_"+name, help, append(up[:2:2], extra...), nil)
+	}
+	plain := func(name, help string, labels ...string) *prometheus.Desc {
+		return prometheus.NewDesc("gateway_"+name, help, labels, nil)
+	}
+	return descs{
+		build: plain("build_info", "Always 1; the labels identify the running binary.", "version", "commit", "goversion"),
+		budgetActive: plain("retry_budget_active",
+			"Retries in flight across the pool."),
+		budgetLimit: plain("retry_budget_limit",
+			"Current cap on retries in flight: max(3, 20% of requests in flight)."),
+
+		requests: upstreamDesc("upstream_requests_total",
+			"Requests sent to an upstream, by outcome: success, failure (transport error or failure status) or canceled (client went away).",
+			"outcome"),
+		inflight: upstreamDesc("upstream_requests_in_flight",
+			"Requests sent to an upstream and not yet answered."),
+		latency: upstreamDesc("upstream_request_duration_seconds",
+			"Upstream latency of completed requests (time to first byte for streams), canceled requests excluded."),
+		ewma: upstreamDesc("upstream_peak_ewma_seconds",
+			"Peak-EWMA latency estimate used for load balancing (score = this × (in-flight + 1))."),
+		state: upstreamDesc("upstream_breaker_state",
+			"Circuit breaker state: 0 closed, 1 half-open, 2 open."),
+		trips: upstreamDesc("upstream_breaker_trips_total",
+			"Times the upstream's circuit breaker opened."),
+		retries: upstreamDesc("upstream_retries_total",
+			"Retries the proxy made to this upstream after another one failed."),
+		sse: upstreamDesc("sse_streams_active",
+			"Server-sent event streams open to the upstream."),
+		ws: upstreamDesc("websocket_bridges_active",
+			"WebSocket connections bridged to the upstream."),
+
+		wsMessages: plain("websocket_messages_total",
+			"WebSocket messages relayed, by direction (to_upstream, to_client).", "direction"),
+		wsBytes: plain("websocket_bytes_total",
+			"WebSocket payload bytes relayed, by direction (to_upstream, to_client).", "direction"),
+		wsCloses: plain("websocket_closes_total",
+			"WebSocket bridges ended, by close code.", "code"),
+		rateLimited: plain("rate_limited_total",
+			"Requests refused with 429 by the rate limiter."),
+		cache: plain("cache_requests_total",
+			"Response cache lookups, by result (hit, miss, bypass).", "result"),
+		shed: plain("load_shed_total",
+			"Requests refused with 503 by load shedding."),
+	}
+}
+
+// all returns every description.
+func (d *descs) all() []*prometheus.Desc {
+	return []*prometheus.Desc{
+		d.build, d.budgetActive, d.budgetLimit,
+		d.requests, d.inflight, d.latency, d.ewma, d.state, d.trips, d.retries, d.sse, d.ws,
+		d.wsMessages, d.wsBytes, d.wsCloses, d.rateLimited, d.cache, d.shed,
+	}
+}

@@ -1,0 +1,33 @@
+package metrics
+
+// Sources are the optional readers of counters kept outside the upstream
+// pool. Each is a function so that the app can adapt whatever Stats method a
+// component exposes without this package importing it. A nil source is not
+// exported: a gateway without a cache has no cache metrics. Sources are
+// called on every scrape and must be safe for concurrent use.
+type Sources struct {
+	WebSocket   func() WebSocketStats // the WebSocket bridge
+	RateLimited func() int64          // requests answered 429 by the rate limiter
+	Cache       func() CacheStats     // the response cache
+	Shed        func() int64          // requests answered 503 by load shedding
+}
+
+// WebSocketStats are the WebSocket bridge's counters since start. Active
+// bridges are counted per upstream by the pool, so they are not here.
+type WebSocketStats struct {
+	MessagesToUpstream int64 // messages relayed from clients to upstreams
+	MessagesToClient   int64 // messages relayed from upstreams to clients
+	BytesToUpstream    int64 // payload bytes relayed from clients to upstreams
+	BytesToClient      int64 // payload bytes relayed from upstreams to clients
+	// Closes counts ended bridges by close code (RFC 6455 §7.4; 1006 for
+	// a connection lost without a close frame). Codes are at most a few
+	// thousand values, so the label stays bounded.
+	Closes map[int]int64
+}
+
+// CacheStats are the response cache's lookups since start, by result.
+type CacheStats struct {
+	Hits     int64 // answered from the cache
+	Misses   int64 // cacheable, fetched from the upstream
+	Bypasses int64 // not cacheable (method, Cache-Control, size), passed through
+}
