@@ -142,6 +142,7 @@ Gateway demo running on %[1]s (Ctrl-C to stop). Try:
   curl -i %[1]s/api/users/hello?name=you       # proxied to the faster of two users upstreams
   curl -i -X POST --data 'hi' %[1]s/api/orders/new
   curl -i %[1]s/api/nope/x                     # unknown service: 404 JSON
+  curl -N %[1]s/sse/ticks/clock                # server-sent events, one a second, streamed
   curl -i %[1]s/healthz
   curl -i %[1]s/readyz
 `, base)

@@ -32,6 +32,9 @@ type App struct {
 	fiber    *fiber.App
 	pool     *upstream.Pool
 	draining atomic.Bool
+	// stopStreams end the long-lived streams (SSE, WebSocket) on Shutdown,
+	// which would otherwise wait on them; set by streamRoutes.
+	stopStreams []func()
 }
 
 // New builds the gateway for cfg. It does not listen; call Listener or
@@ -114,11 +117,14 @@ func (a *App) Listener(ln net.Listener) error {
 	return a.fiber.Listener(ln)
 }
 
-// Shutdown drains the gateway: /readyz turns 503, the listener closes, and
-// requests in flight get until ctx ends to finish. It then releases the
-// pool.
+// Shutdown drains the gateway: /readyz turns 503, open streams are told to
+// end, the listener closes, and requests in flight get until ctx ends to
+// finish. It then releases the pool.
 func (a *App) Shutdown(ctx context.Context) error {
 	a.draining.Store(true)
+	for _, stop := range a.stopStreams {
+		stop()
+	}
 	err := a.fiber.ShutdownWithContext(ctx)
 	a.pool.Close()
 	return err

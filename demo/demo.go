@@ -28,10 +28,6 @@ func (u *Upstream) Close() error { return u.srv.Close() }
 // answering each request with a JSON description of it (method, path,
 // query, headers, body size and its own name).
 func Echo(name string, delay time.Duration) (*Upstream, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, fmt.Errorf("listening for demo upstream %s: %w", name, err)
-	}
 	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if delay > 0 {
 			t := time.NewTimer(delay)
@@ -58,6 +54,15 @@ func Echo(name string, delay time.Duration) (*Upstream, error) {
 			"query": r.URL.RawQuery, "headers": headers, "bodyBytes": n,
 		})
 	})
+	return serve(name, h)
+}
+
+// serve starts a demo server named name for h on a loopback port.
+func serve(name string, h http.Handler) (*Upstream, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("listening for demo upstream %s: %w", name, err)
+	}
 	u := &Upstream{Name: name, URL: "http://" + ln.Addr().String(), srv: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}}
 	go func() {
 		if err := u.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -74,19 +79,26 @@ type Set struct {
 }
 
 // Start starts every demo upstream: service "users" on two echo servers, one
-// fast and one slow (so least-latency selection shows), and "orders" on one.
+// fast and one slow (so least-latency selection shows), "orders" on one,
+// and "ticks", an event stream with one event a second.
 func Start(ctx context.Context) (*Set, error) {
 	s := &Set{Services: map[string][]string{}}
 	specs := []struct {
 		service, name string
 		delay         time.Duration
+		start         func(name string, delay time.Duration) (*Upstream, error) // nil: Echo
 	}{
-		{"users", "users-fast", 2 * time.Millisecond},
-		{"users", "users-slow", 40 * time.Millisecond},
-		{"orders", "orders-1", 5 * time.Millisecond},
+		{"users", "users-fast", 2 * time.Millisecond, nil},
+		{"users", "users-slow", 40 * time.Millisecond, nil},
+		{"orders", "orders-1", 5 * time.Millisecond, nil},
+		{"ticks", "ticks-1", time.Second, Ticks},
 	}
 	for _, sp := range specs {
-		u, err := Echo(sp.name, sp.delay)
+		start := sp.start
+		if start == nil {
+			start = Echo
+		}
+		u, err := start(sp.name, sp.delay)
 		if err != nil {
 			s.Close()
 			return nil, err

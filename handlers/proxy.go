@@ -71,10 +71,30 @@ func (p *Proxy) Handle(c *fiber.Ctx) error {
 }
 
 // roundTrip sends req to an upstream of svc and leaves the answer (the
-// upstream's, or the gateway's error) in c's response. A request that
-// failed before reaching its upstream is retried once on another one when
-// it is idempotent, carries no body and the retry budget allows.
+// upstream's, or the gateway's error) in c's response.
 func (p *Proxy) roundTrip(c *fiber.Ctx, svc *upstream.Service, req *fasthttp.Request) error {
+	ctx := c.Context()
+	lease, err := p.send(c, svc, req, &ctx.Response, (*upstream.Upstream).Client)
+	if lease.Upstream() == nil {
+		return err
+	}
+	lease.Done(upstream.Outcome{Status: ctx.Response.StatusCode()})
+	finishResponse(ctx)
+	return nil
+}
+
+// send sends req to an upstream of svc through the HostClient that client
+// returns for it, with the time to the response bounded by the proxy
+// timeout, and reads the answer into resp. A request that failed before
+// reaching its upstream is retried once on another one when it is
+// idempotent, carries no body and the retry budget allows.
+//
+// It returns the lease of the upstream that answered, still open: the
+// caller ends it, at once or when a streamed body ends. When no attempt got
+// an answer it writes the gateway's error answer into c instead and returns
+// the zero Lease and the error of writing that answer.
+func (p *Proxy) send(c *fiber.Ctx, svc *upstream.Service, req *fasthttp.Request, resp *fasthttp.Response,
+	client func(*upstream.Upstream) *fasthttp.HostClient) (upstream.Lease, error) {
 	ctx := c.Context()
 	// "*1" is the name Fiber gives the first wildcard; c.Params("*") builds
 	// that name with a string concatenation per call.
@@ -89,22 +109,20 @@ func (p *Proxy) roundTrip(c *fiber.Ctx, svc *upstream.Service, req *fasthttp.Req
 		if err != nil {
 			if retrying { // no other upstream to retry on: report the first failure
 				budget.Release()
-				ctx.Response.Reset()
-				return apierror.Write(c, first.status, first.msg)
+				resp.Reset()
+				return upstream.Lease{}, apierror.Write(c, first.status, first.msg)
 			}
-			return apierror.WriteRetry(c, fiber.StatusServiceUnavailable, msgNoUpstream, p.retryAfter)
+			return upstream.Lease{}, apierror.WriteRetry(c, fiber.StatusServiceUnavailable, msgNoUpstream, p.retryAfter)
 		}
 		u := lease.Upstream()
 		c.Locals(LocalUpstream, u)
 		setUpstreamURI(req, u, rest, query)
-		err = u.Client().DoTimeout(req, &ctx.Response, p.timeout)
+		err = client(u).DoTimeout(req, resp, p.timeout)
 		if err == nil {
-			lease.Done(upstream.Outcome{Status: ctx.Response.StatusCode()})
 			if retrying {
 				budget.Release()
 			}
-			finishResponse(ctx)
-			return nil
+			return lease, nil
 		}
 		lease.Done(upstream.Outcome{Err: err})
 		f := classify(err)
@@ -116,8 +134,8 @@ func (p *Proxy) roundTrip(c *fiber.Ctx, svc *upstream.Service, req *fasthttp.Req
 		if retrying {
 			budget.Release()
 		}
-		ctx.Response.Reset()
-		return apierror.Write(c, f.status, f.msg)
+		resp.Reset()
+		return upstream.Lease{}, apierror.Write(c, f.status, f.msg)
 	}
 }
 
