@@ -1,0 +1,240 @@
+package middleware
+
+import (
+	"errors"
+	"hash/maphash"
+	"log/slog"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"gateway/apierror"
+	"gateway/config"
+)
+
+// Response headers of the IETF RateLimit header fields draft, on every
+// response of a limited route.
+const (
+	HeaderRateLimitLimit     = "RateLimit-Limit"
+	HeaderRateLimitRemaining = "RateLimit-Remaining"
+	HeaderRateLimitReset     = "RateLimit-Reset"
+)
+
+// Defaults of the RateLimitOptions.
+const (
+	DefaultRateLimitMaxKeys        = 100_000
+	DefaultRateLimitRedisTimeout   = 100 * time.Millisecond
+	DefaultRateLimitRedisRetry     = time.Second
+	rateLimitKeyBufLen             = 80
+	rateLimitUnavailableRetryAfter = 1
+)
+
+// RateLimiter limits requests per client with a sliding window (see
+// ratelimit_window.go): RATE_LIMIT_MAX per RATE_LIMIT_WINDOW_MS per key of
+// RATE_LIMIT_KEY. Counts live in a bounded in-memory store, or, with
+// REDIS_URL, in Redis, shared by every replica; the memory store then mirrors
+// this replica's traffic and takes over while Redis is unreachable
+// (RATE_LIMIT_REDIS_FAIL_OPEN, else 503). Build it with NewRateLimit, install
+// Handler, read Stats, Close it at shutdown. Not to be copied.
+type RateLimiter struct {
+	limit    uint64
+	window   time.Duration
+	key      rateKey
+	seed     maphash.Seed
+	now      func() time.Time
+	local    *memoryStore
+	redis    *redisStore // nil without REDIS_URL
+	failOpen bool
+	limitHdr []byte // RateLimit-Limit's value, formatted once
+	// The header names in fasthttp's canonical form, so setting them skips
+	// normalisation (a third of the limiter's time otherwise).
+	nameLimit, nameRemaining, nameReset []byte
+
+	allowed, rejected, fallbacks, unavailable atomic.Uint64
+}
+
+// RateLimitStats is a snapshot of a RateLimiter's counters for /metrics.
+type RateLimitStats struct {
+	Allowed     uint64 // requests let through
+	Rejected    uint64 // requests answered 429
+	Keys        int    // keys held by the in-memory store
+	Evicted     uint64 // keys dropped by the key cap before they expired
+	RedisErrors uint64 // Redis decisions that failed (timeouts, refused, script errors)
+	Fallbacks   uint64 // decisions the local store took because Redis was unavailable
+	Unavailable uint64 // requests answered 503: Redis unavailable, fail-open off
+	RedisDown   bool   // Redis is configured and its last decision failed
+}
+
+// RateLimitOption tunes NewRateLimit; the defaults suit production.
+type RateLimitOption func(*rateLimitOptions)
+
+type rateLimitOptions struct {
+	now          func() time.Time
+	log          *slog.Logger
+	maxKeys      int
+	redisTimeout time.Duration
+	redisRetry   time.Duration
+}
+
+// WithRateLimitClock sets the clock of the memory store and of the Redis
+// retry schedule (default time.Now). Redis windows follow Redis's own clock.
+func WithRateLimitClock(now func() time.Time) RateLimitOption {
+	return func(o *rateLimitOptions) { o.now = now }
+}
+
+// WithRateLimitLogger sets where Redis outages and recoveries are logged
+// (default slog.Default()).
+func WithRateLimitLogger(l *slog.Logger) RateLimitOption {
+	return func(o *rateLimitOptions) { o.log = l }
+}
+
+// WithRateLimitMaxKeys caps the keys of the memory store (default
+// DefaultRateLimitMaxKeys, about 40 bytes each; rounded up to a multiple of 64).
+func WithRateLimitMaxKeys(n int) RateLimitOption {
+	return func(o *rateLimitOptions) { o.maxKeys = n }
+}
+
+// WithRateLimitRedisTimeout bounds each Redis dial, write and read (default
+// DefaultRateLimitRedisTimeout): a request waits at most this for Redis.
+func WithRateLimitRedisTimeout(d time.Duration) RateLimitOption {
+	return func(o *rateLimitOptions) { o.redisTimeout = d }
+}
+
+// WithRateLimitRedisRetry sets how long the limiter stays local after a Redis
+// failure before one request probes Redis again (default DefaultRateLimitRedisRetry).
+func WithRateLimitRedisRetry(d time.Duration) RateLimitOption {
+	return func(o *rateLimitOptions) { o.redisRetry = d }
+}
+
+// NewRateLimit builds the limiter for cfg. It fails when the limiter is off
+// (RateLimitMax 0: the app should not install it), on a bad RATE_LIMIT_KEY or
+// REDIS_URL, or a non-positive window. Redis is dialled lazily: an
+// unreachable Redis at start is an outage like any other, not a start failure.
+func NewRateLimit(cfg *config.Config, opts ...RateLimitOption) (*RateLimiter, error) {
+	o := rateLimitOptions{
+		now:          time.Now,
+		log:          slog.Default(),
+		maxKeys:      DefaultRateLimitMaxKeys,
+		redisTimeout: DefaultRateLimitRedisTimeout,
+		redisRetry:   DefaultRateLimitRedisRetry,
+	}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if cfg.RateLimitMax <= 0 {
+		return nil, errors.New("rate limit is off: RATE_LIMIT_MAX is 0")
+	}
+	if cfg.RateLimitWindow <= 0 {
+		return nil, errors.New("RATE_LIMIT_WINDOW_MS must be positive")
+	}
+	key, err := parseRateKey(cfg.RateLimitKey, cfg.TrustedProxies)
+	if err != nil {
+		return nil, err
+	}
+	l := &RateLimiter{
+		limit:    uint64(cfg.RateLimitMax),
+		window:   cfg.RateLimitWindow,
+		key:      key,
+		seed:     maphash.MakeSeed(),
+		now:      o.now,
+		local:    newMemoryStore(cfg.RateLimitMax, cfg.RateLimitWindow, o.maxKeys),
+		failOpen: cfg.RateLimitRedisFailOpen,
+		limitHdr: strconv.AppendInt(nil, int64(cfg.RateLimitMax), 10),
+		// fasthttp's canonical form of HeaderRateLimit*.
+		nameLimit:     []byte("Ratelimit-Limit"),
+		nameRemaining: []byte("Ratelimit-Remaining"),
+		nameReset:     []byte("Ratelimit-Reset"),
+	}
+	if cfg.RedisURL != "" {
+		l.redis, err = newRedisStore(cfg.RedisURL, cfg.RateLimitMax, cfg.RateLimitWindow, o.redisTimeout, o.redisRetry, o.log)
+		if err != nil {
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+// Handler returns the middleware. An allowed request goes on and its response
+// gets the RateLimit-* headers once the rest of the chain is done (so a proxy
+// that rebuilds the response cannot drop them); a limited one gets 429 with
+// Retry-After (the wait until the window has decayed enough) and the same
+// headers, Remaining 0.
+func (l *RateLimiter) Handler() fiber.Handler {
+	return l.handle
+}
+
+func (l *RateLimiter) handle(c *fiber.Ctx) error {
+	var buf [rateLimitKeyBufLen]byte
+	st, ok := l.decide(l.key.appendKey(buf[:0], c))
+	if !ok {
+		l.unavailable.Add(1)
+		return apierror.WriteRetry(c, fiber.StatusServiceUnavailable, "rate limiter unavailable", rateLimitUnavailableRetryAfter)
+	}
+	if !st.allowed {
+		l.rejected.Add(1)
+		l.setHeaders(c, st)
+		return apierror.WriteRetry(c, fiber.StatusTooManyRequests, "too many requests", st.retryAfterSeconds(l.limit, l.window))
+	}
+	l.allowed.Add(1)
+	err := c.Next()
+	l.setHeaders(c, st)
+	return err
+}
+
+// decide takes the decision for key: in Redis when configured and
+// reachable, else locally (or not at all, ok false, when failing closed).
+func (l *RateLimiter) decide(key []byte) (windowState, bool) {
+	now := l.now()
+	h := maphash.Bytes(l.seed, key)
+	if l.redis == nil {
+		return l.local.take(h, now, false), true
+	}
+	if st, ok := l.redis.take(key, now); ok {
+		if st.allowed {
+			l.local.take(h, now, true) // mirror, ready for a Redis outage
+		}
+		return st, true
+	}
+	if !l.failOpen {
+		return windowState{}, false
+	}
+	l.fallbacks.Add(1)
+	return l.local.take(h, now, false), true
+}
+
+// setHeaders writes the RateLimit-* fields for st.
+func (l *RateLimiter) setHeaders(c *fiber.Ctx, st windowState) {
+	var num [20]byte
+	h := &c.Response().Header
+	h.SetCanonical(l.nameLimit, l.limitHdr)
+	h.SetCanonical(l.nameRemaining, strconv.AppendUint(num[:0], st.remaining(l.limit, l.window), 10))
+	h.SetCanonical(l.nameReset, strconv.AppendInt(num[:0], st.resetSeconds(l.window), 10))
+}
+
+// Stats returns a snapshot of the counters.
+func (l *RateLimiter) Stats() RateLimitStats {
+	s := RateLimitStats{
+		Allowed:     l.allowed.Load(),
+		Rejected:    l.rejected.Load(),
+		Keys:        l.local.keys(),
+		Evicted:     l.local.evicted.Load(),
+		Fallbacks:   l.fallbacks.Load(),
+		Unavailable: l.unavailable.Load(),
+	}
+	if l.redis != nil {
+		s.RedisErrors = l.redis.failures.Load()
+		s.RedisDown = l.redis.down.Load()
+	}
+	return s
+}
+
+// Close releases the Redis connections, if any. The memory store needs no
+// closing: it has no goroutine (expiry happens on insert).
+func (l *RateLimiter) Close() error {
+	if l.redis == nil {
+		return nil
+	}
+	return l.redis.close()
+}
