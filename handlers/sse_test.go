@@ -1,0 +1,267 @@
+package handlers_test
+
+import (
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"gateway/config"
+	"gateway/internal/gatewaytest"
+)
+
+// firstEventWithin is the bound on the delay of an event through
+// the gateway.
+const firstEventWithin = 100 * time.Millisecond
+
+func TestSSEStreamsEventsOneByOne(t *testing.T) {
+	checkLeaks(t)
+	up := newSSEUpstream(t, "text/event-stream; charset=utf-8")
+	gw := startGateway(t, up.srv.URL, 0)
+	c := openStream(t, gw, "GET", "/sse/s/feed/x?topic=a%20b",
+		"Accept: text/event-stream", "Last-Event-ID: 41", "Cookie: sid=abc",
+		"Authorization: Bearer tok", "Connection: keep-alive, X-Hop", "X-Hop: 1")
+	r := up.request(t)
+
+	t.Run("headers", func(t *testing.T) {
+		tests := []struct{ name, got, want string }{
+			{"status", http.StatusText(c.status), "OK"},
+			{"Content-Type kept", c.header.Get("Content-Type"), "text/event-stream; charset=utf-8"},
+			{"Cache-Control", c.header.Get("Cache-Control"), "no-cache"},
+			{"X-Accel-Buffering", c.header.Get("X-Accel-Buffering"), "no"},
+			{"upstream URI", r.RequestURI, "/feed/x?topic=a%20b"},
+			{"Last-Event-ID", r.Header.Get("Last-Event-ID"), "41"},
+			{"Accept", r.Header.Get("Accept"), "text/event-stream"},
+			{"Cookie", r.Header.Get("Cookie"), "sid=abc"},
+			{"Authorization", r.Header.Get("Authorization"), "Bearer tok"},
+			{"hop-by-hop dropped", r.Header.Get("X-Hop"), ""},
+			{"request id upstream", r.Header.Get("X-Request-Id"), c.header.Get("X-Request-Id")},
+		}
+		for _, tt := range tests {
+			if tt.got != tt.want {
+				t.Errorf("%s = %q, want %q", tt.name, tt.got, tt.want)
+			}
+		}
+		if c.header.Get("X-Request-Id") == "" {
+			t.Error("no x-request-id on the response")
+		}
+	})
+
+	// Each event must arrive before the next is written: nothing waits for
+	// more data or for the stream to end.
+	for i := 1; i <= 5; i++ {
+		up.send(t, stampedEvent(i))
+		ev := c.event(t)
+		if d := stampDelay(t, ev); d > firstEventWithin {
+			t.Errorf("event %d arrived %v after it was written, want within %v", i, d, firstEventWithin)
+		}
+		if want := "id: " + string(rune('0'+i)); ev[0] != want {
+			t.Errorf("event %d: got %q", i, ev)
+		}
+	}
+}
+
+func TestSSEHeartbeatWhileSilent(t *testing.T) {
+	checkLeaks(t)
+	up := newSSEUpstream(t, "text/event-stream")
+	const hb = 50 * time.Millisecond
+	gw := startGateway(t, up.srv.URL, hb)
+	c := openStream(t, gw, "GET", "/sse/s/")
+	up.request(t)
+
+	start := time.Now()
+	for range 3 {
+		if l := c.line(t); l != ":" {
+			t.Fatalf("got %q while the upstream was silent, want a heartbeat %q", l, ":")
+		}
+	}
+	if d := time.Since(start); d < 2*hb || d > 30*hb {
+		t.Errorf("3 heartbeats took %v, want about %v", d, 3*hb)
+	}
+
+	// A heartbeat never goes into a line the upstream has begun.
+	up.send(t, "data: par")
+	time.Sleep(4 * hb) // let heartbeats come due while the line is open
+	up.send(t, "tial\n\n")
+	if ev := c.event(t); len(ev) != 1 || ev[0] != "data: partial" {
+		t.Fatalf("event split by a heartbeat: %q", ev)
+	}
+}
+
+func TestSSEClientDisconnectClosesUpstream(t *testing.T) {
+	checkLeaks(t)
+	up := newSSEUpstream(t, "text/event-stream")
+	gw := startGateway(t, up.srv.URL, 0) // no heartbeats: nothing is written while silent
+	u := onlyUpstream(gw)
+	c := openStream(t, gw, "GET", "/sse/s/")
+	up.request(t)
+	up.send(t, stampedEvent(1))
+	c.event(t)
+	if got := u.Inflight(); got != 1 {
+		t.Errorf("inflight during the stream = %d, want 1", got)
+	}
+	if got := u.Snapshot().ActiveSSE; got != 1 {
+		t.Errorf("active SSE during the stream = %d, want 1", got)
+	}
+
+	left := time.Now()
+	c.conn.Close()
+	select {
+	case at := <-up.gone:
+		if d := at.Sub(left); d > time.Second {
+			t.Errorf("upstream saw the client leave after %v, want within 1s", d)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("upstream connection still open 3s after the client left")
+	}
+	gatewaytest.Eventually(t, time.Second, func() bool {
+		return u.Inflight() == 0 && u.Snapshot().ActiveSSE == 0
+	}, "inflight and active SSE back to 0")
+	if s := u.Snapshot(); s.Successes != 1 || s.Failures != 0 {
+		t.Errorf("a client leaving counts as %d successes, %d failures; want 1, 0", s.Successes, s.Failures)
+	}
+}
+
+func TestSSEUpstreamEndEndsClientStream(t *testing.T) {
+	tests := []struct {
+		name    string
+		finish  func(*sseUpstream)
+		clean   bool // the client gets the last chunk
+		failure bool // counts as an upstream failure
+	}{
+		{"upstream returns", func(u *sseUpstream) { close(u.end) }, true, false},
+		{"upstream dies", func(u *sseUpstream) { u.srv.CloseClientConnections() }, false, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkLeaks(t)
+			up := newSSEUpstream(t, "text/event-stream")
+			gw := startGateway(t, up.srv.URL, 0)
+			u := onlyUpstream(gw)
+			c := openStream(t, gw, "GET", "/sse/s/")
+			up.request(t)
+			up.send(t, stampedEvent(1))
+			c.event(t)
+			tt.finish(up)
+			err := c.ended(t, 2*time.Second)
+			if clean := errors.Is(err, io.EOF); clean != tt.clean {
+				t.Errorf("client stream ended with %v, want a clean end: %v", err, tt.clean)
+			}
+			gatewaytest.Eventually(t, time.Second, func() bool {
+				return u.Inflight() == 0 && u.Snapshot().ActiveSSE == 0
+			}, "inflight and active SSE back to 0")
+			if s := u.Snapshot(); (s.Failures == 1) != tt.failure || s.Successes+s.Failures != 1 {
+				t.Errorf("successes %d, failures %d; want a failure: %v", s.Successes, s.Failures, tt.failure)
+			}
+		})
+	}
+}
+
+func TestSSEProxyTimeoutBoundsHeadersOnly(t *testing.T) {
+	const timeout = 200 * time.Millisecond
+	withTimeout := func(c *config.Config) { c.ProxyTimeout = timeout }
+
+	t.Run("slow headers give 504", func(t *testing.T) {
+		checkLeaks(t)
+		up := newSSEUpstream(t, "text/event-stream")
+		up.delay = 5 * timeout
+		gw := startGateway(t, up.srv.URL, 0, withTimeout)
+		start := time.Now()
+		c := openStream(t, gw, "GET", "/sse/s/")
+		if c.status != http.StatusGatewayTimeout {
+			t.Fatalf("status %d, want 504", c.status)
+		}
+		if d := time.Since(start); d > 3*timeout {
+			t.Errorf("504 after %v, want about %v", d, timeout)
+		}
+		if u := onlyUpstream(gw); u.Inflight() != 0 || u.Snapshot().ActiveSSE != 0 {
+			t.Errorf("after the 504: inflight %d, active SSE %d", u.Inflight(), u.Snapshot().ActiveSSE)
+		}
+	})
+
+	t.Run("quiet stream outlives the timeout", func(t *testing.T) {
+		checkLeaks(t)
+		up := newSSEUpstream(t, "text/event-stream")
+		gw := startGateway(t, up.srv.URL, 0, withTimeout)
+		c := openStream(t, gw, "GET", "/sse/s/")
+		up.request(t)
+		up.send(t, stampedEvent(1))
+		c.event(t)
+		time.Sleep(4 * timeout) // the silence under test: longer than HTTP_PROXY_TIMEOUT_MS
+		up.send(t, stampedEvent(2))
+		if ev := c.event(t); ev[0] != "id: 2" {
+			t.Fatalf("after the silence: %q", ev)
+		}
+	})
+}
+
+func TestSSEHead(t *testing.T) {
+	checkLeaks(t)
+	up := newSSEUpstream(t, "text/event-stream")
+	gw := startGateway(t, up.srv.URL, 0)
+	u := onlyUpstream(gw)
+	req, _ := http.NewRequest(http.MethodHead, gw.URL+"/sse/s/x", nil)
+	tr := &http.Transport{}
+	t.Cleanup(tr.CloseIdleConnections)
+	resp, err := (&http.Client{Transport: tr, Timeout: 5 * time.Second}).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if r := up.request(t); r.Method != http.MethodHead {
+		t.Errorf("upstream saw %s, want HEAD", r.Method)
+	}
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/event-stream" ||
+		resp.Header.Get("Cache-Control") != "no-cache" {
+		t.Errorf("HEAD: %d %v", resp.StatusCode, resp.Header)
+	}
+	gatewaytest.Eventually(t, time.Second, func() bool { return u.Inflight() == 0 }, "inflight back to 0")
+}
+
+func TestSSEOrdinaryAnswersPassThrough(t *testing.T) {
+	tests := []struct {
+		name, ctype string
+		status      int
+	}{
+		{"json", "application/json", 200},
+		{"error event stream", "text/event-stream", 503},
+		{"not found", "text/plain", 404},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkLeaks(t)
+			up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", tt.ctype)
+				w.WriteHeader(tt.status)
+				_, _ = io.WriteString(w, "whole body")
+			}))
+			t.Cleanup(up.Close)
+			gw := startGateway(t, up.URL, 0)
+			c := openStream(t, gw, "GET", "/sse/s/x")
+			body, err := io.ReadAll(c.body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.status != tt.status || string(body) != "whole body" || c.header.Get("Content-Type") != tt.ctype {
+				t.Errorf("got %d %q %q", c.status, c.header.Get("Content-Type"), body)
+			}
+			if c.header.Get("X-Accel-Buffering") != "" {
+				t.Error("stream headers on an ordinary answer")
+			}
+			u := onlyUpstream(gw)
+			gatewaytest.Eventually(t, time.Second, func() bool { return u.Inflight() == 0 }, "inflight back to 0")
+		})
+	}
+}
+
+func TestSSEUnknownService(t *testing.T) {
+	checkLeaks(t)
+	up := newSSEUpstream(t, "text/event-stream")
+	gw := startGateway(t, up.srv.URL, 0)
+	c := openStream(t, gw, "GET", "/sse/nope/x")
+	if c.status != http.StatusNotFound {
+		t.Fatalf("status %d, want 404", c.status)
+	}
+}
