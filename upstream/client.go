@@ -35,7 +35,7 @@ func newClients(sh *shared, base *url.URL) (client, stream *fasthttp.HostClient)
 	}
 	stream = newHostClient(sh, base)
 	stream.MaxConns = streamMaxConns
-	stream.ReadTimeout = 0 // a stream may stay open and quiet indefinitely
+	stream.ReadTimeout = 0            // a stream may stay open and quiet indefinitely
 	stream.Dial = streamDial(sh.dial) // see StreamConn
 	return client, stream
 }
