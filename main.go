@@ -59,6 +59,7 @@ func serve(withDemo bool) int {
 		return exitConfig
 	}
 	log := app.NewLogger(os.Stderr, cfg.LogLevel, cfg.LogFormat)
+	raiseFileLimit(log)
 	gw, err := app.New(cfg, app.Options{Logger: log})
 	if err != nil {
 		log.Error("starting gateway", slog.Any("error", err))
