@@ -35,12 +35,13 @@ type App struct {
 	// stopStreams end the long-lived streams (SSE, WebSocket) on Shutdown,
 	// which would otherwise wait on them; set by streamRoutes.
 	stopStreams []func()
+	obs         observability // metrics registry and sources; see routes_admin.go
 }
 
 // New builds the gateway for cfg. It does not listen; call Listener or
 // Listen.
 func New(cfg *config.Config, opts Options) (*App, error) {
-	a := &App{cfg: cfg, log: opts.Logger}
+	a := &App{cfg: cfg, log: opts.Logger, obs: newObservability()}
 	if a.log == nil {
 		a.log = NewLogger(os.Stderr, cfg.LogLevel, cfg.LogFormat)
 	}
@@ -51,7 +52,9 @@ func New(cfg *config.Config, opts Options) (*App, error) {
 	a.pool = pool
 	a.fiber = fiber.New(fiberConfig(cfg))
 	a.fiber.Server().MaxConnsPerIP = cfg.MaxConnsPerIP
-	a.routes()
+	if err := a.routes(); err != nil {
+		return nil, err
+	}
 	return a, nil
 }
 
@@ -80,9 +83,10 @@ func fiberConfig(cfg *config.Config) fiber.Config {
 }
 
 // routes installs the middleware chain and the route table.
-func (a *App) routes() {
+func (a *App) routes() error {
 	f := a.fiber
 	f.Use(middleware.RequestID(middleware.NewRequestIDs()))
+	f.Use(a.httpMetrics())
 	f.Use(middleware.PathGuard())
 	f.Use(middleware.AccessLog(a.log, handlers.LocalUpstream))
 
@@ -93,7 +97,7 @@ func (a *App) routes() {
 	proxy := handlers.NewProxy(a.pool, a.cfg)
 	f.All("/api/:service/*", proxy.Handle)
 	a.streamRoutes()
-	a.adminRoutes()
+	return a.adminRoutes()
 }
 
 func (a *App) drainingCheck() string {

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"context"
 	"log/slog"
 
 	"gateway/config"
@@ -28,11 +29,26 @@ func poolOptions(cfg *config.Config, log *slog.Logger) upstream.Options {
 		Cooldown:    cfg.CBCooldown,
 		MaxCooldown: cfg.CBMaxCooldown,
 		OnStateChange: func(u *upstream.Upstream, from, to upstream.State, reason string) {
-			log.Warn("upstream "+to.String(),
+			msg, level := breakerEvent(to)
+			log.LogAttrs(context.Background(), level, msg,
 				slog.String("service", u.Service()),
 				slog.String("upstream", u.String()),
 				slog.String("from", from.String()),
+				slog.String("to", to.String()),
 				slog.String("reason", reason))
 		},
 	}
+}
+
+// breakerEvent is the log message and level of a breaker transition:
+// "upstream opened" is a warning (an upstream was taken out of rotation);
+// "upstream half-open" and "upstream closed" are its recovery.
+func breakerEvent(to upstream.State) (string, slog.Level) {
+	switch to {
+	case upstream.StateOpen:
+		return "upstream opened", slog.LevelWarn
+	case upstream.StateHalfOpen:
+		return "upstream half-open", slog.LevelInfo
+	}
+	return "upstream closed", slog.LevelInfo
 }

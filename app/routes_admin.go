@@ -1,4 +1,68 @@
 package app
 
-// adminRoutes installs /metrics, /admin and /admin/stats.
-func (a *App) adminRoutes() {}
+import (
+	"fmt"
+	"time"
+
+	"github.com/ansrivas/fiberprometheus/v2"
+	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"gateway/handlers"
+	"gateway/metrics"
+)
+
+// Paths of the observability routes.
+const (
+	metricsPath    = "/metrics"
+	adminPath      = "/admin"
+	adminStatsPath = "/admin/stats"
+)
+
+// observability is the app's metrics state: its own Prometheus registry
+// (never the global default one), the HTTP metrics middleware on it, and the
+// counters of other components that the gateway collector reads.
+type observability struct {
+	registry *prometheus.Registry
+	http     *fiberprometheus.FiberPrometheus
+	build    metrics.BuildInfo
+	started  time.Time
+	// sources is filled by the route hooks that own counters (WebSocket,
+	// rate limit, cache, load shedding) before adminRoutes reads it.
+	sources metrics.Sources
+}
+
+// newObservability creates the registry and the HTTP metrics middleware:
+// gateway_http_requests_total and gateway_http_request_duration_seconds by
+// status code, method and route template (/api/:service/*, never the raw
+// path; fiberprometheus skips requests that matched no route).
+func newObservability() observability {
+	reg := prometheus.NewRegistry()
+	return observability{
+		registry: reg,
+		http:     fiberprometheus.NewWithRegistry(reg, "", "gateway", "http", nil),
+		build:    metrics.ReadBuildInfo(),
+		started:  time.Now(),
+	}
+}
+
+// httpMetrics is the middleware counting every request; routes installs it
+// ahead of the routes so that it sees each one's final status.
+func (a *App) httpMetrics() fiber.Handler { return a.obs.http.Middleware }
+
+// adminRoutes installs GET /metrics, GET /admin and GET /admin/stats. It
+// runs last in routes, after the hooks that fill a.obs.sources.
+func (a *App) adminRoutes() error {
+	c := metrics.NewCollector(a.pool, a.obs.build, a.obs.sources)
+	if err := metrics.Register(a.obs.registry, c); err != nil {
+		return err
+	}
+	admin, err := handlers.NewAdmin(a.pool, a.obs.build, a.obs.started, adminStatsPath)
+	if err != nil {
+		return fmt.Errorf("building admin handlers: %w", err)
+	}
+	a.obs.http.RegisterAt(a.fiber, metricsPath)
+	a.fiber.Get(adminPath, admin.Page)
+	a.fiber.Get(adminStatsPath, admin.Stats)
+	return nil
+}

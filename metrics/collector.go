@@ -10,7 +10,6 @@
 package metrics
 
 import (
-	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -111,7 +110,7 @@ func (c *Collector) collectSources(ch chan<- prometheus.Metric) {
 		counter(ch, d.wsBytes, float64(ws.BytesToUpstream), "to_upstream")
 		counter(ch, d.wsBytes, float64(ws.BytesToClient), "to_client")
 		for code, n := range ws.Closes {
-			counter(ch, d.wsCloses, float64(n), strconv.Itoa(code))
+			counter(ch, d.wsCloses, float64(n), code)
 		}
 	}
 	if src.RateLimited != nil {
@@ -124,7 +123,9 @@ func (c *Collector) collectSources(ch chan<- prometheus.Metric) {
 		counter(ch, d.cache, float64(cs.Bypasses), "bypass")
 	}
 	if src.Shed != nil {
-		counter(ch, d.shed, float64(src.Shed()))
+		sh := src.Shed()
+		counter(ch, d.shed, float64(sh.Inflight), "inflight")
+		counter(ch, d.shed, float64(sh.Pressure), "pressure")
 	}
 }
 

@@ -150,11 +150,11 @@ func TestCollectorSources(t *testing.T) {
 	src := Sources{
 		WebSocket: func() WebSocketStats {
 			return WebSocketStats{MessagesToUpstream: 3, MessagesToClient: 4, BytesToUpstream: 30, BytesToClient: 40,
-				Closes: map[int]int64{1000: 2, 1006: 1}}
+				Closes: map[string]int64{"1000": 2, "1006": 1, "other": 4}}
 		},
 		RateLimited: func() int64 { return 9 },
 		Cache:       func() CacheStats { return CacheStats{Hits: 5, Misses: 6, Bypasses: 7} },
-		Shed:        func() int64 { return 11 },
+		Shed:        func() ShedStats { return ShedStats{Inflight: 11, Pressure: 12} },
 	}
 	values, _ := gather(t, NewCollector(fixedPool{}, BuildInfo{}, src))
 	want := map[string]float64{
@@ -168,7 +168,9 @@ func TestCollectorSources(t *testing.T) {
 		"gateway_cache_requests_total{result=hit}":                5,
 		"gateway_cache_requests_total{result=miss}":               6,
 		"gateway_cache_requests_total{result=bypass}":             7,
-		"gateway_load_shed_total{}":                               11,
+		"gateway_load_shed_total{reason=inflight}":                11,
+		"gateway_load_shed_total{reason=pressure}":                12,
+		"gateway_websocket_closes_total{code=other}":              4,
 	}
 	for series, v := range want {
 		if got, ok := values[series]; !ok || got != v {
@@ -189,9 +191,9 @@ func TestLatencyBucketsAreExact(t *testing.T) {
 	}
 }
 
-func TestNewRegistry(t *testing.T) {
-	reg, err := NewRegistry(NewCollector(fixedPool{testSnapshot()}, ReadBuildInfo(), Sources{}))
-	if err != nil {
+func TestRegister(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	if err := Register(reg, NewCollector(fixedPool{testSnapshot()}, ReadBuildInfo(), Sources{})); err != nil {
 		t.Fatal(err)
 	}
 	families, err := reg.Gather()

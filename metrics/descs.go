@@ -55,13 +55,13 @@ func newDescs() descs {
 		wsBytes: plain("websocket_bytes_total",
 			"WebSocket payload bytes relayed, by direction (to_upstream, to_client).", "direction"),
 		wsCloses: plain("websocket_closes_total",
-			"WebSocket bridges ended, by close code.", "code"),
+			"WebSocket bridges ended, by close code (\"other\" for unregistered codes).", "code"),
 		rateLimited: plain("rate_limited_total",
 			"Requests refused with 429 by the rate limiter."),
 		cache: plain("cache_requests_total",
 			"Response cache lookups, by result (hit, miss, bypass).", "result"),
 		shed: plain("load_shed_total",
-			"Requests refused with 503 by load shedding."),
+			"Requests refused with 503 by load shedding, by reason (inflight, pressure).", "reason"),
 	}
 }
 

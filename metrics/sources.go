@@ -9,7 +9,7 @@ type Sources struct {
 	WebSocket   func() WebSocketStats // the WebSocket bridge
 	RateLimited func() int64          // requests answered 429 by the rate limiter
 	Cache       func() CacheStats     // the response cache
-	Shed        func() int64          // requests answered 503 by load shedding
+	Shed        func() ShedStats      // requests answered 503 by load shedding
 }
 
 // WebSocketStats are the WebSocket bridge's counters since start. Active
@@ -19,10 +19,17 @@ type WebSocketStats struct {
 	MessagesToClient   int64 // messages relayed from upstreams to clients
 	BytesToUpstream    int64 // payload bytes relayed from clients to upstreams
 	BytesToClient      int64 // payload bytes relayed from upstreams to clients
-	// Closes counts ended bridges by close code (RFC 6455 §7.4; 1006 for
-	// a connection lost without a close frame). Codes are at most a few
-	// thousand values, so the label stays bounded.
-	Closes map[int]int64
+	// Closes counts ended bridges by decimal close code (RFC 6455 §7.4;
+	// 1006 for a connection lost without a close frame). The source must
+	// keep the set of keys bounded, e.g. the registered codes plus "other".
+	Closes map[string]int64
+}
+
+// ShedStats are the requests load shedding refused since start, by the
+// limit that refused them.
+type ShedStats struct {
+	Inflight int64 // over MAX_INFLIGHT_REQUESTS
+	Pressure int64 // over a sampled runtime limit (heap, goroutines, scheduler latency)
 }
 
 // CacheStats are the response cache's lookups since start, by result.
