@@ -1,0 +1,209 @@
+package handlers
+
+import (
+	"context"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/fasthttp/websocket"
+	contribws "github.com/gofiber/contrib/websocket"
+	"github.com/gofiber/fiber/v2"
+
+	"gateway/apierror"
+	"gateway/config"
+	"gateway/upstream"
+)
+
+// Buffer sizes of the bridges' WebSocket connections, chosen for memory: an
+// idle bridge should hold no buffer beyond the two small read buffers.
+const (
+	// wsReadBufferSize is each connection's read buffer. It must hold a
+	// control frame (125 bytes + header); message payloads larger than it are
+	// read straight into the copy buffer, so a bigger one saves nothing.
+	wsReadBufferSize = 512
+	// wsWriteBufferSize is the write buffer, and so the largest frame the
+	// gateway writes. Write buffers come from a pool and are held only while
+	// a message is being written.
+	wsWriteBufferSize = 8 << 10
+	// wsChunkSize is the most the gateway reads from one side before
+	// writing it to the other (capped by WS_MAX_BUFFERED_BYTES). Chunks come
+	// from a pool, held only while a message is being copied.
+	wsChunkSize = 16 << 10
+	// wsCloseGrace is how long a bridge waits, once a close frame has been
+	// sent, for the other side's close frame before cutting both sockets.
+	wsCloseGrace = 2 * time.Second
+	// wsControlTimeout bounds writing one ping or close frame.
+	wsControlTimeout = time.Second
+	// wsKeepalivePayload marks the gateway's own pings, so that their pongs
+	// are consumed rather than passed to the other side.
+	wsKeepalivePayload = "gateway-keepalive"
+)
+
+// Messages of the WebSocket bridge's own error answers.
+const (
+	msgWSUpgradeRequired = "websocket upgrade required"
+	msgWSBadPath         = "bad websocket path"
+	msgWSBadQuery        = "bad websocket query"
+	msgWSShuttingDown    = "gateway shutting down"
+	msgWSMisconfigured   = "websocket bridge needs fasthttp KeepHijackedConns"
+)
+
+// localPending is the fiber.Ctx Locals key that carries a dialled upstream
+// connection from Handle to the upgraded client connection.
+const localPending = "gateway.ws.pending"
+
+// WSBridge serves `GET /ws/:service?path=/p`: it opens a WebSocket to an
+// upstream of the service at its base path + p, and only once the upstream
+// has accepted upgrades the client (gofiber/contrib/websocket) and copies
+// messages both ways until either side closes (issue 3).
+//
+// Each bridge costs two goroutines, one per direction, which block reading
+// and hold no buffer while idle: the Fiber server must have
+// KeepHijackedConns set, so that the upgrade's goroutine and request
+// context are released as soon as the bridge has started.
+//
+// The bridge holds its upstream lease for its whole life, so open bridges
+// count as load in selection; it must not be copied.
+type WSBridge struct {
+	pool       *upstream.Pool
+	log        *slog.Logger
+	trusted    []netip.Prefix
+	dialer     websocket.Dialer
+	upgrade    fiber.Handler // contrib/websocket's, ending in serve
+	timeout    time.Duration // upstream handshake, and client upgrade hand-off
+	retryAfter int
+
+	interval     time.Duration // keep-alive ping interval
+	writeTimeout time.Duration // a side that accepts nothing this long is stuck
+	maxMessage   int64
+	chunkSize    int
+
+	writeBufs sync.Pool // websocket write buffers, both sides
+	chunks    sync.Pool // *[]byte copy buffers of chunkSize
+	ping      []byte    // wsKeepalivePayload
+
+	live     *bridgeSet
+	counters wsCounters
+}
+
+// NewWSBridge returns the /ws handler over pool, configured by cfg:
+// WS_PING_INTERVAL_MS (also the write deadline), WS_MAX_BUFFERED_BYTES,
+// WS_MAX_MESSAGE_BYTES, UPSTREAM_DIAL_TIMEOUT_MS, HTTP_PROXY_TIMEOUT_MS
+// (the upstream handshake) and TRUSTED_PROXIES.
+func NewWSBridge(pool *upstream.Pool, cfg *config.Config, log *slog.Logger) *WSBridge {
+	w := &WSBridge{
+		pool:         pool,
+		log:          log,
+		trusted:      cfg.TrustedProxies,
+		timeout:      cfg.ProxyTimeout,
+		retryAfter:   retryAfterSeconds(cfg.CBCooldown),
+		interval:     cfg.WSPingInterval,
+		writeTimeout: cfg.WSPingInterval,
+		maxMessage:   int64(cfg.WSMaxMessageBytes),
+		chunkSize:    min(wsChunkSize, max(cfg.WSMaxBufferedBytes, 1)),
+		ping:         []byte(wsKeepalivePayload),
+		live:         newBridgeSet(),
+	}
+	w.chunks.New = func() any {
+		b := make([]byte, w.chunkSize)
+		return &b
+	}
+	w.dialer = newWSDialer(cfg.DialTimeout, cfg.ProxyTimeout, &w.writeBufs)
+	w.upgrade = contribws.New(w.serve, contribws.Config{
+		ReadBufferSize:  wsReadBufferSize,
+		WriteBufferSize: wsWriteBufferSize,
+		WriteBufferPool: &w.writeBufs,
+		// Subprotocols stays nil: the upgrader then answers with the
+		// Sec-WebSocket-Protocol that Handle copied from the upstream.
+	})
+	return w
+}
+
+// Handle is the fiber.Handler of GET /ws/:service.
+func (w *WSBridge) Handle(c *fiber.Ctx) error {
+	svc := w.pool.Service(c.Params("service"))
+	if svc == nil {
+		return apierror.Write(c, fiber.StatusNotFound, msgUnknownService)
+	}
+	if status, msg := checkUpgrade(c); status != 0 {
+		return apierror.Write(c, status, msg)
+	}
+	ctx := c.Context()
+	path := ctx.QueryArgs().Peek(wsPathParam)
+	if len(path) == 0 {
+		path = []byte{'/'}
+	} else if !validWSPath(path) {
+		return apierror.Write(c, fiber.StatusBadRequest, msgWSBadPath)
+	}
+	var qbuf [256]byte
+	query := appendForwardedQuery(qbuf[:0], ctx.URI().QueryString())
+	if !validWSQuery(query) {
+		return apierror.Write(c, fiber.StatusBadRequest, msgWSBadQuery)
+	}
+	if w.live.isClosed() {
+		return apierror.WriteRetry(c, fiber.StatusServiceUnavailable, msgWSShuttingDown, w.retryAfter)
+	}
+	if !c.App().Server().KeepHijackedConns {
+		return apierror.Write(c, fiber.StatusInternalServerError, msgWSMisconfigured)
+	}
+	p := w.dial(c, svc, path, query)
+	if p == nil {
+		return nil // dial wrote the error answer
+	}
+	p.armHandoff(w.timeout)
+	c.Locals(localPending, p)
+	if err := w.upgrade(c); err != nil {
+		p.release()
+		return err
+	}
+	return nil
+}
+
+// checkUpgrade returns the error answer for a request that is not a valid
+// WebSocket opening handshake (RFC 6455 §4.2.1), or 0: it is checked before
+// any upstream is dialled.
+func checkUpgrade(c *fiber.Ctx) (int, string) {
+	ctx := c.Context()
+	h := &ctx.Request.Header
+	switch {
+	case !websocket.FastHTTPIsWebSocketUpgrade(ctx):
+		c.Set(fiber.HeaderUpgrade, "websocket")
+		c.Set(fiber.HeaderConnection, "Upgrade")
+		return fiber.StatusUpgradeRequired, msgWSUpgradeRequired
+	case string(h.Peek("Sec-WebSocket-Version")) != "13":
+		c.Set("Sec-WebSocket-Version", "13") // RFC 6455 §4.4
+		return fiber.StatusUpgradeRequired, msgWSUpgradeRequired
+	case len(h.Peek("Sec-WebSocket-Key")) == 0:
+		return fiber.StatusBadRequest, msgWSUpgradeRequired
+	}
+	return 0, ""
+}
+
+// serve runs on the hijacked client connection once the client is
+// upgraded: it starts the bridge and returns, letting fasthttp release the
+// request (KeepHijackedConns keeps the connection open).
+//
+// conn.Subprotocol must not be used: the upgrader aliases it to request
+// memory that fasthttp reuses once serve returns.
+func (w *WSBridge) serve(conn *contribws.Conn) {
+	p, _ := conn.Locals(localPending).(*pendingBridge)
+	if p == nil || !p.claim() {
+		_ = conn.Close() // the hand-off timed out; the upstream side is gone
+		return
+	}
+	newBridge(w, conn.Conn, p).start()
+}
+
+// Stats returns the bridges' counters.
+func (w *WSBridge) Stats() WSStats { return w.counters.snapshot(int64(w.live.len())) }
+
+// CloseAll ends every open bridge with a close frame of code (1001 Going
+// Away at shutdown) on both sides, and refuses new bridges with 503. It
+// returns once every bridge is gone, or when ctx ends, cutting those left.
+// App.Shutdown calls it before stopping the server, since fasthttp does not
+// track hijacked connections.
+func (w *WSBridge) CloseAll(ctx context.Context, code int) error {
+	return w.live.closeAll(ctx, code, msgWSShuttingDown)
+}

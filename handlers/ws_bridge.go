@@ -1,0 +1,202 @@
+package handlers
+
+import (
+	"math"
+	"sync/atomic"
+	"time"
+
+	"github.com/fasthttp/websocket"
+	"github.com/valyala/fasthttp"
+
+	"gateway/upstream"
+)
+
+// wsSide names one end of a bridge.
+type wsSide int
+
+const (
+	sideClient wsSide = iota
+	sideUpstream
+)
+
+// String returns "client" or "upstream", as close reasons name them.
+func (s wsSide) String() string {
+	if s == sideClient {
+		return "client"
+	}
+	return "upstream"
+}
+
+// other returns the opposite side.
+func (s wsSide) other() wsSide { return 1 - s }
+
+// bridge is one client WebSocket joined to one upstream WebSocket. Two
+// copiers (clientToUpstream, upstreamToClient) each read one side and write
+// the other; a timer pings both sides. Whoever first sees or decides the
+// end sets closeCode, which arms the close grace; the last copier to stop
+// releases everything (finish).
+//
+// Closing follows RFC 6455 §7: a close frame read from one side is passed,
+// code and reason, to the other, whose reply comes back the same way; the
+// gateway's own closes (shutdown, ping timeout, too big, too slow) go to
+// both sides with the same code. Sockets are cut when both copiers have
+// stopped, or wsCloseGrace after the first close frame.
+type bridge struct {
+	h       *WSBridge
+	conns   [2]*websocket.Conn // by wsSide
+	up      *upstream.Upstream
+	lease   upstream.Lease // zero when settled at the handshake
+	latency time.Duration
+
+	seen      [2]atomic.Int64 // by wsSide: unix nanos of the last frame read
+	closeCode atomic.Int32    // 0 while open, then the code that ended the bridge
+	running   atomic.Int32    // copiers not yet stopped
+	keepalive *time.Timer
+	grace     atomic.Pointer[time.Timer]
+}
+
+func newBridge(h *WSBridge, client *websocket.Conn, p *pendingBridge) *bridge {
+	b := &bridge{h: h, conns: [2]*websocket.Conn{client, p.conn}, up: p.up, lease: p.lease, latency: p.latency}
+	client.SetReadLimit(h.maxMessage)
+	for _, s := range [...]wsSide{sideClient, sideUpstream} {
+		b.installHandlers(s)
+	}
+	return b
+}
+
+// start registers the bridge, counts it on its upstream and starts its
+// copiers and keep-alive. When the gateway is already shutting down the
+// bridge is ended at once with 1001.
+func (b *bridge) start() {
+	now := time.Now().UnixNano()
+	b.seen[sideClient].Store(now)
+	b.seen[sideUpstream].Store(now)
+	b.up.StreamOpened(upstream.WebSocket)
+	b.h.counters.opened.Add(1)
+	registered := b.h.live.add(b)
+	// Created stopped and then reset, so tick never sees the field unset.
+	b.keepalive = time.AfterFunc(math.MaxInt64, b.tick)
+	b.keepalive.Reset(b.h.interval)
+	b.running.Store(2)
+	go clientToUpstream{b}.run()
+	go upstreamToClient{b}.run()
+	if !registered {
+		b.end(websocket.CloseGoingAway, msgWSShuttingDown)
+	}
+}
+
+// installHandlers makes side s pass pings and pongs to the other side and
+// leave close frames to its copier. Pongs answering the gateway's own
+// keep-alive pings are consumed. Every control frame counts as a sign of
+// life.
+func (b *bridge) installHandlers(s wsSide) {
+	c, to := b.conns[s], b.conns[s.other()]
+	c.SetPingHandler(func(data string) error {
+		b.touch(s)
+		_ = to.WriteControl(websocket.PingMessage, []byte(data), time.Now().Add(wsControlTimeout))
+		return nil
+	})
+	c.SetPongHandler(func(data string) error {
+		b.touch(s)
+		if data != wsKeepalivePayload {
+			_ = to.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(wsControlTimeout))
+		}
+		return nil
+	})
+	c.SetCloseHandler(func(int, string) error { return nil }) // no automatic echo: the copier forwards it
+}
+
+// touch records a frame read from side s now.
+func (b *bridge) touch(s wsSide) { b.seen[s].Store(time.Now().UnixNano()) }
+
+// closing reports whether the bridge has begun to close.
+func (b *bridge) closing() bool { return b.closeCode.Load() != 0 }
+
+// begin marks the bridge closing with code, the code counted for it, and
+// arms the close grace. Only the first call wins; it reports whether this
+// one did.
+func (b *bridge) begin(code int) bool {
+	if !b.closeCode.CompareAndSwap(0, int32(code)) {
+		return false
+	}
+	b.grace.Store(time.AfterFunc(wsCloseGrace, b.abort))
+	return true
+}
+
+// end is the gateway closing the bridge: a close frame with code and reason
+// to both sides, unless it is already closing. It reports whether it did.
+func (b *bridge) end(code int, reason string) bool {
+	if !b.begin(code) {
+		return false
+	}
+	msg := websocket.FormatCloseMessage(code, reason)
+	deadline := time.Now().Add(wsControlTimeout)
+	for _, c := range b.conns {
+		_ = c.WriteControl(websocket.CloseMessage, msg, deadline)
+	}
+	return true
+}
+
+// sendClose writes a close frame to side s. A side that was already sent
+// one answers ErrCloseSent, which is ignored like any failure here: the
+// grace timer cuts what cannot be closed politely.
+func (b *bridge) sendClose(s wsSide, code int, reason string) {
+	_ = b.conns[s].WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason),
+		time.Now().Add(wsControlTimeout))
+}
+
+// abort cuts both sockets, which stops both copiers.
+func (b *bridge) abort() {
+	for _, c := range b.conns {
+		_ = c.Close()
+	}
+}
+
+// tick is the keep-alive: a side silent for two intervals ends the bridge
+// with 1001; otherwise both sides are pinged and the timer rearmed.
+func (b *bridge) tick() {
+	if b.closing() {
+		return
+	}
+	now := time.Now()
+	silentSince := now.Add(-2 * b.h.interval).UnixNano()
+	for _, s := range [...]wsSide{sideClient, sideUpstream} {
+		if b.seen[s].Load() < silentSince {
+			b.end(websocket.CloseGoingAway, s.String()+" ping timeout")
+			return
+		}
+	}
+	deadline := now.Add(wsControlTimeout)
+	for _, c := range b.conns {
+		_ = c.WriteControl(websocket.PingMessage, b.h.ping, deadline)
+	}
+	if !b.closing() {
+		b.keepalive.Reset(b.h.interval)
+	}
+}
+
+// copierDone is called by each copier as it stops; the last one finishes.
+func (b *bridge) copierDone() {
+	if b.running.Add(-1) == 0 {
+		b.finish()
+	}
+}
+
+// finish releases the bridge: timers, sockets, registry, stream count and
+// lease (a success: the handshake was the upstream's part), and counts its
+// close code.
+func (b *bridge) finish() {
+	b.keepalive.Stop()
+	if t := b.grace.Load(); t != nil {
+		t.Stop()
+	}
+	b.abort()
+	b.h.live.remove(b)
+	b.up.StreamClosed(upstream.WebSocket)
+	b.lease.Done(upstream.Outcome{Status: fasthttp.StatusSwitchingProtocols, Latency: b.latency})
+	code := int(b.closeCode.Load())
+	if code == 0 {
+		code = websocket.CloseAbnormalClosure
+	}
+	b.h.counters.countClose(code)
+}

@@ -1,0 +1,194 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/fasthttp/websocket"
+	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
+
+	"gateway/apierror"
+	"gateway/upstream"
+)
+
+// newWSDialer returns the dialer of upstream WebSockets: TCP connect bounded
+// by dialTimeout, the whole handshake by handshakeTimeout, small buffers,
+// write buffers from pool, no compression (the bridge copies frames'
+// payloads and would otherwise inflate and deflate every message).
+func newWSDialer(dialTimeout, handshakeTimeout time.Duration, pool websocket.BufferPool) websocket.Dialer {
+	nd := &net.Dialer{Timeout: dialTimeout}
+	return websocket.Dialer{
+		NetDialContext:   nd.DialContext,
+		HandshakeTimeout: handshakeTimeout,
+		ReadBufferSize:   wsReadBufferSize,
+		WriteBufferSize:  wsWriteBufferSize,
+		WriteBufferPool:  pool,
+	}
+}
+
+// pendingBridge is an upstream WebSocket waiting for its client to be
+// upgraded. Exactly one of the bridge (claim) and the hand-off timer
+// (release) takes it, so the upstream connection and the lease cannot leak
+// when fasthttp fails to write the client's 101 and never runs the upgrade.
+type pendingBridge struct {
+	conn    *websocket.Conn
+	up      *upstream.Upstream
+	lease   upstream.Lease // zero when settled at the handshake
+	latency time.Duration // handshake time, the lease's latency sample
+	taken   atomic.Bool
+	timer   *time.Timer
+}
+
+// armHandoff releases p unless the client is upgraded within d.
+func (p *pendingBridge) armHandoff(d time.Duration) {
+	p.timer = time.AfterFunc(d, p.release)
+}
+
+// claim takes p for a bridge; it reports false when p was released.
+func (p *pendingBridge) claim() bool {
+	if !p.taken.CompareAndSwap(false, true) {
+		return false
+	}
+	p.timer.Stop()
+	return true
+}
+
+// release closes the upstream connection of a bridge that never started.
+// The upstream did its part, so the lease ends as a success.
+func (p *pendingBridge) release() {
+	if !p.taken.CompareAndSwap(false, true) {
+		return
+	}
+	if p.timer != nil {
+		p.timer.Stop()
+	}
+	_ = p.conn.Close()
+	p.lease.Done(upstream.Outcome{Status: fasthttp.StatusSwitchingProtocols, Latency: p.latency})
+}
+
+// dial opens the upstream WebSocket for the client's request on an
+// upstream of svc, retrying once on another upstream when the first could
+// not be reached and the retry budget allows (an upgrade is a GET without a
+// body; nothing was done). On success it copies the upstream's chosen
+// subprotocol and cookies into the client's response-to-be. On failure it
+// writes the gateway's answer (503 no upstream, 502 refused or bad
+// handshake, 504 timeout) and returns nil.
+func (w *WSBridge) dial(c *fiber.Ctx, svc *upstream.Service, path, query []byte) *pendingBridge {
+	header := w.upstreamHeader(c.Context())
+	var tried *upstream.Upstream
+	var first failure
+	budget := w.pool.RetryBudget()
+	retrying := false
+	for {
+		lease, err := svc.Pick(tried)
+		if err != nil {
+			w.counters.failures.Add(1)
+			if retrying { // no other upstream to retry on: report the first failure
+				budget.Release()
+				_ = apierror.Write(c, first.status, first.msg)
+				return nil
+			}
+			_ = apierror.WriteRetry(c, fiber.StatusServiceUnavailable, msgNoUpstream, w.retryAfter)
+			return nil
+		}
+		u := lease.Upstream()
+		c.Locals(LocalUpstream, u)
+		p, f := w.dialOne(c, u, lease, header, path, query)
+		if p != nil {
+			if retrying {
+				budget.Release()
+			}
+			return p
+		}
+		if !retrying && f.retryable && budget.TryAcquire() {
+			u.CountRetry()
+			tried, first, retrying = u, f, true
+			continue
+		}
+		if retrying {
+			budget.Release()
+		}
+		w.counters.failures.Add(1)
+		_ = apierror.Write(c, f.status, f.msg)
+		return nil
+	}
+}
+
+// dialOne opens the upstream WebSocket on u. On failure it ends the lease
+// with the outcome (the breaker learns of dead upstreams and of refused or
+// failing handshakes) and returns how to answer the client.
+func (w *WSBridge) dialOne(c *fiber.Ctx, u *upstream.Upstream, lease upstream.Lease, header http.Header,
+	path, query []byte) (*pendingBridge, failure) {
+	var buf [512]byte
+	target := string(appendWSTarget(buf[:0], u.URL(), u.BasePath(), path, query))
+	start := time.Now()
+	conn, resp, err := w.dialer.DialContext(context.Background(), target, header)
+	latency := time.Since(start)
+	if err != nil {
+		return nil, w.dialFailed(c, u, lease, resp, err)
+	}
+	conn.SetReadLimit(w.maxMessage)
+	if u.State() != upstream.StateClosed {
+		// This upgrade is probably the breaker's half-open probe: settle it
+		// now rather than when the bridge ends, hours later, which would
+		// keep the upstream half-open, refusing all other traffic, that
+		// long. The bridge then does not count in the upstream's load.
+		lease.Done(upstream.Outcome{Status: fasthttp.StatusSwitchingProtocols, Latency: latency})
+		lease = upstream.Lease{}
+	}
+	if sp := conn.Subprotocol(); sp != "" {
+		c.Set(fiber.HeaderSecWebSocketProtocol, sp)
+	}
+	for _, ck := range resp.Header.Values(fiber.HeaderSetCookie) {
+		c.Context().Response.Header.Add(fiber.HeaderSetCookie, ck)
+	}
+	return &pendingBridge{conn: conn, up: u, lease: lease, latency: latency}, failure{}
+}
+
+// dialFailed ends the lease of a failed dial and returns the client's
+// answer: 502 for a handshake the upstream refused (any status but 101,
+// logged with that status), else classify's mapping; a failure to connect
+// is retryable, since nothing reached the upstream.
+func (w *WSBridge) dialFailed(c *fiber.Ctx, u *upstream.Upstream, lease upstream.Lease, resp *http.Response, err error) failure {
+	if errors.Is(err, websocket.ErrBadHandshake) && resp != nil && resp.StatusCode != fasthttp.StatusSwitchingProtocols {
+		lease.Done(upstream.Outcome{Status: resp.StatusCode})
+		w.log.Warn("upstream refused websocket upgrade",
+			slog.String("upstream", u.String()),
+			slog.Int("status", resp.StatusCode),
+			slog.String("requestId", string(c.Request().Header.Peek(apierror.HeaderRequestID))))
+		return failure{fasthttp.StatusBadGateway, msgBadResponse, false}
+	}
+	lease.Done(upstream.Outcome{Err: err})
+	f := classify(err)
+	f.retryable = f.retryable || isDialError(err)
+	return f
+}
+
+// upstreamHeader returns the header of the upstream handshake: the
+// client's end-to-end fields (Sec-WebSocket-Protocol, x-request-id,
+// cookies, Authorization, Origin and the rest) less the hop-by-hop ones and
+// those of the client's own handshake, which the dialer writes itself, plus
+// X-Forwarded-For, -Proto and -Host as the /api proxy sets them.
+func (w *WSBridge) upstreamHeader(ctx *fasthttp.RequestCtx) http.Header {
+	var h fasthttp.RequestHeader
+	ctx.Request.Header.CopyTo(&h)
+	removeRequestHops(&h)
+	setForwarded(&h, ctx, w.trusted)
+	out := make(http.Header, h.Len())
+	for k, v := range h.All() {
+		key := http.CanonicalHeaderKey(string(k))
+		switch key {
+		case "Host", "Content-Length", "Sec-Websocket-Key", "Sec-Websocket-Version",
+			"Sec-Websocket-Extensions", "Sec-Websocket-Accept":
+			continue
+		}
+		out[key] = append(out[key], string(v))
+	}
+	return out
+}
