@@ -40,7 +40,7 @@ type pendingBridge struct {
 	conn    *websocket.Conn
 	up      *upstream.Upstream
 	lease   upstream.Lease // zero when settled at the handshake
-	latency time.Duration // handshake time, the lease's latency sample
+	latency time.Duration  // handshake time, the lease's latency sample
 	taken   atomic.Bool
 	timer   *time.Timer
 }
