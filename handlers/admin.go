@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -104,6 +105,14 @@ func viewFuncs() map[string]any {
 		"rate": func(v float64) string { return fmt.Sprintf("%.1f", v) },
 		"uptime": func(s float64) string {
 			return (time.Duration(s) * time.Second).Round(time.Second).String()
+		},
+		"short": func(commit string) string { // a revision's first 12 hex digits, "+dirty" kept
+			rev, suffix, dirty := strings.Cut(commit, "+")
+			rev = rev[:min(12, len(rev))]
+			if dirty {
+				rev += "+" + suffix
+			}
+			return rev
 		},
 		"rfc3339": func(t time.Time) string {
 			if t.IsZero() {
