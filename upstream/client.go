@@ -25,6 +25,7 @@ func newClients(sh *shared, base *url.URL) (client, stream *fasthttp.HostClient)
 	client = newHostClient(sh, base)
 	client.MaxConns = sh.maxConns
 	client.ReadTimeout = sh.proxyTimeout
+	client.Transport = &transport{timeout: sh.proxyTimeout}
 	idle := sh.proxyTimeout
 	client.Dial = func(addr string) (net.Conn, error) {
 		c, err := sh.dial(addr)

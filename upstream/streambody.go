@@ -1,0 +1,115 @@
+package upstream
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net/http/httputil"
+	"sync"
+
+	"github.com/valyala/fasthttp"
+)
+
+// streamBody is a streamed upstream response body. It owns the upstream
+// connection until the body ends: read to its end, the connection goes
+// back to the pool; closed early or broken, it is closed, since the rest
+// of the body is still on the wire. fasthttp's server closes it once it has
+// written the body to the client (or failed to). Pooled: a body of known
+// length allocates nothing in steady state.
+type streamBody[C conn] struct {
+	pool    *sync.Pool
+	hc      *fasthttp.HostClient
+	cc      C
+	ops     ops[C]
+	br      *bufio.Reader
+	fixed   io.LimitedReader // the body when its length is known
+	body    io.Reader        // &fixed, a chunked decoder, or br until EOF
+	reuse   bool             // the connection may serve another request once the body ends
+	eof     bool             // the body was read to its end
+	bad     bool             // a read failed: the connection is unusable
+	mu      sync.Mutex
+	closed  bool
+	framing int // fasthttp content length: >= 0 known, -1 chunked, -2 until close
+}
+
+func getBody[C conn](p *sync.Pool) *streamBody[C] {
+	if v, ok := p.Get().(*streamBody[C]); ok {
+		return v
+	}
+	return &streamBody[C]{}
+}
+
+// start readies s for one body of the given framing read from br.
+func (s *streamBody[C]) start(p *sync.Pool, hc *fasthttp.HostClient, cc C, o ops[C], br *bufio.Reader, contentLength int, closeConn bool) {
+	s.pool, s.hc, s.cc, s.ops, s.br = p, hc, cc, o, br
+	s.eof, s.bad, s.closed, s.framing = false, false, false, contentLength
+	s.reuse = !closeConn
+	switch {
+	case contentLength >= 0:
+		s.fixed = io.LimitedReader{R: br, N: int64(contentLength)}
+		s.body = &s.fixed
+	case contentLength == -1:
+		s.body = httputil.NewChunkedReader(br)
+	default: // the body ends when the upstream closes the connection
+		s.body = br
+		s.reuse = false
+	}
+}
+
+// Read reads the body.
+func (s *streamBody[C]) Read(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return 0, io.ErrClosedPipe
+	}
+	if s.eof {
+		return 0, io.EOF
+	}
+	n, err := s.body.Read(p)
+	switch {
+	case err == nil:
+		if s.framing >= 0 && s.fixed.N == 0 {
+			s.eof = true
+			err = io.EOF
+		}
+	case errors.Is(err, io.EOF):
+		if s.framing >= 0 && s.fixed.N > 0 {
+			// The upstream closed before sending the announced length.
+			s.bad = true
+			return n, io.ErrUnexpectedEOF
+		}
+		s.eof = true
+	default:
+		s.bad = true
+		err = normalize(err)
+	}
+	return n, err
+}
+
+// Close ends the body and hands the connection back, or closes it when the
+// body was not read to its end. It may be called more than once.
+func (s *streamBody[C]) Close() error {
+	if !s.mu.TryLock() {
+		// A Read is blocked on the upstream: closing the connection
+		// unblocks it, and the connection is unusable from then on.
+		_ = s.cc.Conn().Close()
+		s.mu.Lock()
+		s.bad = true
+	}
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	s.hc.ReleaseReader(s.br)
+	if s.eof && !s.bad && s.reuse {
+		s.ops.release(s.hc, s.cc)
+	} else {
+		s.ops.close(s.hc, s.cc)
+	}
+	var zero C
+	s.hc, s.cc, s.br, s.body, s.fixed = nil, zero, nil, nil, io.LimitedReader{}
+	s.pool.Put(s)
+	return nil
+}

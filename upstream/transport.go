@@ -1,0 +1,164 @@
+package upstream
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// bufferedBodyLimit is the largest response body, of a length announced in
+// Content-Length, that the transport reads whole before returning; longer
+// and chunked bodies stream.
+const bufferedBodyLimit = 64 << 10
+
+// maxInterimResponses bounds the 1xx answers skipped before the real one.
+const maxInterimResponses = 16
+
+var errTooManyInterim = errors.New("upstream sent too many 1xx responses")
+
+// transport is the RoundTripper of an upstream's ordinary HostClient.
+//
+// fasthttp's own transport, with StreamResponseBody on, wraps every
+// response body in a stream object and three closures: four allocations
+// per request even for a 20-byte JSON answer, and the upstream connection
+// stays taken until the client has been sent the whole body. This one reads
+// the headers first and then decides: a body of known length up to
+// bufferedBodyLimit is read at once and the connection goes straight back
+// to the pool, with nothing allocated; a longer or chunked body streams
+// through a pooled streamBody that returns the connection when the body
+// ends. It uses only HostClient's exported connection API (AcquireConn,
+// ReleaseConn, CloseConn, AcquireReader, AcquireWriter).
+type transport struct {
+	timeout time.Duration // waiting for a pooled connection and for the response headers
+	bodies  sync.Pool     // *streamBody[C] for fasthttp's connection type C
+}
+
+var _ fasthttp.RoundTripper = (*transport)(nil)
+
+// RoundTrip sends req on a connection of hc and reads the answer into resp.
+// It never asks fasthttp to retry: the gateway retries on its own.
+func (t *transport) RoundTrip(hc *fasthttp.HostClient, req *fasthttp.Request, resp *fasthttp.Response) (bool, error) {
+	cc, err := hc.AcquireConn(t.timeout, req.ConnectionClose())
+	if err != nil {
+		return false, err
+	}
+	// fasthttp does not export its connection type; the generic helpers
+	// infer it, and the method expressions release or close it.
+	return false, roundTrip(t, hc, cc, connOps(cc, (*fasthttp.HostClient).ReleaseConn, (*fasthttp.HostClient).CloseConn), req, resp)
+}
+
+// conn is what the transport needs of fasthttp's pooled connection.
+type conn interface{ Conn() net.Conn }
+
+// ops returns a connection to its pool or closes it.
+type ops[C conn] struct{ release, close func(*fasthttp.HostClient, C) }
+
+func connOps[C conn](_ C, release, close func(*fasthttp.HostClient, C)) ops[C] {
+	return ops[C]{release: release, close: close}
+}
+
+func roundTrip[C conn](t *transport, hc *fasthttp.HostClient, cc C, o ops[C], req *fasthttp.Request, resp *fasthttp.Response) error {
+	c := cc.Conn()
+	resp.ParseNetConn(c)
+	if err := c.SetWriteDeadline(time.Now().Add(orTimeout(hc.WriteTimeout, t.timeout))); err != nil {
+		o.close(hc, cc)
+		return err
+	}
+	bw := hc.AcquireWriter(c)
+	err := req.Write(bw)
+	if err == nil {
+		err = bw.Flush()
+	}
+	hc.ReleaseWriter(bw)
+	if err != nil {
+		o.close(hc, cc)
+		return normalize(err)
+	}
+	if err := c.SetReadDeadline(time.Now().Add(t.timeout)); err != nil {
+		o.close(hc, cc)
+		return err
+	}
+	br := hc.AcquireReader(c)
+	if hc.DisableHeaderNamesNormalizing {
+		resp.Header.DisableNormalizing()
+	}
+	if err := readHeader(resp, br); err != nil {
+		hc.ReleaseReader(br)
+		o.close(hc, cc)
+		return normalize(err)
+	}
+	closeConn := req.ConnectionClose() || resp.ConnectionClose()
+	cl := resp.Header.ContentLength()
+	switch {
+	case req.Header.IsHead() || noBody(resp.StatusCode()):
+		resp.SkipBody = true
+	case cl >= 0 && cl <= bufferedBodyLimit:
+		resp.StreamBody = false
+		err = resp.ReadBody(br, bufferedBodyLimit)
+	default:
+		sb := getBody[C](&t.bodies)
+		sb.start(&t.bodies, hc, cc, o, br, cl, closeConn)
+		if cl < 0 {
+			cl = -1 // chunked or until close upstream: chunked to the client
+		}
+		resp.SetBodyStream(sb, cl)
+		return nil
+	}
+	hc.ReleaseReader(br)
+	if err != nil || closeConn {
+		o.close(hc, cc)
+		return normalize(err)
+	}
+	o.release(hc, cc)
+	return nil
+}
+
+// readHeader reads the response header, skipping interim 1xx answers
+// (but not 101, which ends the exchange).
+func readHeader(resp *fasthttp.Response, br *bufio.Reader) error {
+	for n := 0; ; n++ {
+		if err := resp.Header.Read(br); err != nil {
+			return err
+		}
+		if s := resp.StatusCode(); s < 100 || s > 199 || s == fasthttp.StatusSwitchingProtocols {
+			return nil
+		}
+		if n >= maxInterimResponses {
+			return errTooManyInterim
+		}
+	}
+}
+
+// noBody reports statuses whose responses never have a body (RFC 9110 §6.4.1).
+func noBody(status int) bool {
+	return status < 200 || status == fasthttp.StatusNoContent || status == fasthttp.StatusNotModified
+}
+
+func orTimeout(d, fallback time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return fallback
+}
+
+// normalize maps errors as fasthttp's own transport does: any timeout is
+// fasthttp.ErrTimeout, an upstream that closed before answering is
+// fasthttp.ErrConnectionClosed.
+func normalize(err error) error {
+	if err == nil {
+		return nil
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return fasthttp.ErrTimeout
+	}
+	if errors.Is(err, io.EOF) {
+		return fasthttp.ErrConnectionClosed
+	}
+	return err
+}
