@@ -74,6 +74,9 @@ func TestShedInflightExcess(t *testing.T) {
 	})
 	gw := cacheServe(t, app)
 	client := cacheClient(t)
+	var releaseOnce sync.Once
+	releaseAll := func() { releaseOnce.Do(func() { close(release) }) }
+	t.Cleanup(releaseAll) // before the server's shutdown, even when the test fails
 
 	type result struct {
 		status     int
@@ -94,9 +97,18 @@ func TestShedInflightExcess(t *testing.T) {
 			results <- result{resp.StatusCode, resp.Header.Get("Retry-After"), string(b)}
 		}()
 	}
+	next := func() result {
+		select {
+		case r := <-results:
+			return r
+		case <-time.After(5 * time.Second):
+			t.Fatal("timed out waiting for an answer")
+			return result{}
+		}
+	}
 	// The excess is answered while the admitted requests are still held.
 	for range n - limit {
-		r := <-results
+		r := next()
 		if r.status != http.StatusServiceUnavailable || r.retryAfter != "1" ||
 			!strings.Contains(r.body, `"error":"gateway overloaded"`) || !strings.Contains(r.body, `"requestId":"`) {
 			t.Fatalf("excess request got %d Retry-After %q body %q", r.status, r.retryAfter, r.body)
@@ -108,9 +120,9 @@ func TestShedInflightExcess(t *testing.T) {
 	if worked.Load() != limit {
 		t.Fatalf("%d requests reached the handler, want %d: shedding must come first", worked.Load(), limit)
 	}
-	close(release)
+	releaseAll()
 	for range limit {
-		if r := <-results; r.status != 200 || r.body != "done" {
+		if r := next(); r.status != 200 || r.body != "done" {
 			t.Fatalf("admitted request got %d %q", r.status, r.body)
 		}
 	}
