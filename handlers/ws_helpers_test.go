@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -150,4 +151,57 @@ func (l *syncList) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return strings.Join(l.items, ",")
+}
+
+// wsCounts are the bridge counters a test reads back through the gateway:
+// open bridges from the pool, the rest from /metrics.
+type wsCounts struct {
+	Active   int64
+	Messages map[string]int64 // by direction label
+	Bytes    map[string]int64
+	Closes   map[string]int64 // by code label
+}
+
+// gwStats reads the gateway's WebSocket counters.
+func gwStats(t *testing.T, gw *gatewaytest.Gateway) wsCounts {
+	t.Helper()
+	s := wsCounts{Messages: map[string]int64{}, Bytes: map[string]int64{}, Closes: map[string]int64{}}
+	for _, svc := range gw.App.Pool().Snapshot().Services {
+		for _, u := range svc.Upstreams {
+			s.Active += u.ActiveWebSocket
+		}
+	}
+	resp, err := http.Get(gw.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, line := range strings.Split(string(body), "\n") {
+		for prefix, into := range map[string]map[string]int64{
+			`gateway_websocket_closes_total{code="`:        s.Closes,
+			`gateway_websocket_messages_total{direction="`: s.Messages,
+			`gateway_websocket_bytes_total{direction="`:    s.Bytes,
+		} {
+			rest, ok := strings.CutPrefix(line, prefix)
+			if !ok {
+				continue
+			}
+			label, value, _ := strings.Cut(rest, `"} `)
+			n, err := strconv.ParseFloat(value, 64)
+			if err != nil {
+				t.Fatalf("metrics line %q: %v", line, err)
+			}
+			into[label] = int64(n)
+		}
+	}
+	return s
+}
+
+// closeKey is the close-code label of code.
+func closeKey(code int) string {
+	if code >= 1000 && code <= 1013 && code != 1004 && code != 1014 {
+		return strconv.Itoa(code)
+	}
+	return "other"
 }

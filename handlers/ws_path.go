@@ -3,6 +3,7 @@ package handlers
 import (
 	"bytes"
 	"net/url"
+	"strings"
 
 	"gateway/middleware"
 )
@@ -62,8 +63,11 @@ func validWSQuery(q []byte) bool {
 
 // appendWSTarget appends the upstream URL of a bridge to dst:
 // ws://host[:port] (wss for an https upstream), the upstream's base path,
-// p (already checked by validWSPath), and the raw query when not empty.
-// The host comes from the upstream alone; p can only extend its path.
+// p (already checked by validWSPath) with any byte a URI path cannot carry
+// raw (space, non-ASCII, quotes, braces...) percent-encoded, and the raw
+// query when not empty. The host comes from the upstream alone; p can only
+// extend its path, and the upstream's request line carries exactly these
+// bytes.
 func appendWSTarget(dst []byte, base *url.URL, basePath string, p, query []byte) []byte {
 	if base.Scheme == "https" {
 		dst = append(dst, "wss://"...)
@@ -72,7 +76,13 @@ func appendWSTarget(dst []byte, base *url.URL, basePath string, p, query []byte)
 	}
 	dst = append(dst, base.Host...)
 	dst = append(dst, basePath...)
-	dst = append(dst, p...)
+	for _, b := range p {
+		if isPathByte(b) {
+			dst = append(dst, b)
+		} else {
+			dst = append(dst, '%', upperHex[b>>4], upperHex[b&15])
+		}
+	}
 	if len(query) > 0 {
 		dst = append(dst, '?')
 		dst = append(dst, query...)
@@ -129,6 +139,20 @@ func queryKeyIn(pair []byte, names ...string) bool {
 		}
 	}
 	return false
+}
+
+// upperHex are the digits of percent-encoding (RFC 3986 §2.1 prefers upper case).
+const upperHex = "0123456789ABCDEF"
+
+// isPathByte reports whether b may appear raw in a URI path: RFC 3986 §3.3
+// pchar without "@" (which validWSPath refuses raw anyway), plus "/" and
+// the "%" of an escape.
+func isPathByte(b byte) bool {
+	switch {
+	case b >= 'a' && b <= 'z', b >= 'A' && b <= 'Z', b >= '0' && b <= '9':
+		return true
+	}
+	return strings.IndexByte("-._~!$&'()*+,;=:/%", b) >= 0
 }
 
 func isHex(b byte) bool {
