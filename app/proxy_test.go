@@ -243,3 +243,43 @@ func TestSlowDownloadLongerThanProxyTimeout(t *testing.T) {
 		t.Fatalf("read %d bytes, err %v; want all 10000 over ~1s with a 400ms proxy timeout", n, err)
 	}
 }
+
+// slowReader yields n chunks of size bytes, pausing between them.
+type slowReader struct {
+	chunks, size int
+	pause        time.Duration
+}
+
+func (r *slowReader) Read(p []byte) (int, error) {
+	if r.chunks == 0 {
+		return 0, io.EOF
+	}
+	time.Sleep(r.pause) // the client's pace, not a test wait
+	r.chunks--
+	n := min(r.size, len(p))
+	for i := range p[:n] {
+		p[i] = 'u'
+	}
+	return n, nil
+}
+
+// An upload that trickles for longer than HTTP_PROXY_TIMEOUT_MS, with gaps
+// shorter than it, reaches the upstream whole.
+func TestSlowUploadLongerThanProxyTimeout(t *testing.T) {
+	up, _ := echoUpstream(t, "a")
+	cfg := gatewaytest.Config(map[string][]string{"s": {up.URL}})
+	cfg.ProxyTimeout = 400 * time.Millisecond
+	gw := gatewaytest.Start(t, cfg)
+	req, _ := http.NewRequest("POST", gw.URL+"/api/s/up", &slowReader{chunks: 10, size: 1000, pause: 100 * time.Millisecond})
+	req.ContentLength = 10000
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 200 {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	if s := decodeSeen(t, resp); s.BodyLen != 10000 {
+		t.Fatalf("upstream got %d bytes, want 10000", s.BodyLen)
+	}
+}
