@@ -119,6 +119,7 @@ func (s *Shedder) Handler() fiber.Handler { return s.handle }
 // and buffers, and are counted apart for /_pressure.
 func (s *Shedder) StreamHandler() fiber.Handler { return s.handleStream }
 
+// handle is Handler's fiber.Handler.
 func (s *Shedder) handle(c *fiber.Ctx) error {
 	if s.sampledOver.Load() {
 		return s.shed(c, &s.shedPressure)
@@ -131,6 +132,7 @@ func (s *Shedder) handle(c *fiber.Ctx) error {
 	return c.Next()
 }
 
+// handleStream is StreamHandler's fiber.Handler.
 func (s *Shedder) handleStream(c *fiber.Ctx) error {
 	if s.sampledOver.Load() {
 		return s.shed(c, &s.shedPressure)
@@ -181,8 +183,8 @@ func (s *Shedder) readings() PressureReadings {
 }
 
 // Start runs the sampler until ctx ends or Close is called: one sample at
-// once, then one every PRESSURE_SAMPLE_MS. Calling Start again while it
-// runs does nothing.
+// once, then one every PRESSURE_SAMPLE_MS. It runs at most once per
+// Shedder: later calls do nothing.
 func (s *Shedder) Start(ctx context.Context) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -233,6 +235,8 @@ func (s *Shedder) sample(now time.Time) {
 	s.sampledOver.Store(s.overHeap(r.HeapBytes) || s.overGoroutines(r.Goroutines) || s.overSchedLatency(r.SchedLatencyP99))
 }
 
+// overHeap, overGoroutines and overSchedLatency compare a reading with
+// its limit; a limit of 0 is off.
 func (s *Shedder) overHeap(v uint64) bool       { return s.maxHeap > 0 && v > s.maxHeap }
 func (s *Shedder) overGoroutines(v uint64) bool { return s.maxGoroutines > 0 && v > s.maxGoroutines }
 func (s *Shedder) overSchedLatency(v time.Duration) bool {

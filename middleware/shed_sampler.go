@@ -24,6 +24,7 @@ type runtimeSampler struct {
 	prev    []uint64 // latency counts at the previous sample; nil before the first
 }
 
+// newRuntimeSampler returns a sampler with its metric samples allocated once.
 func newRuntimeSampler() *runtimeSampler {
 	return &runtimeSampler{samples: []metrics.Sample{
 		{Name: metricHeapObjects}, {Name: metricGoroutines}, {Name: metricSchedLatency},
