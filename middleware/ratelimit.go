@@ -24,10 +24,20 @@ const (
 
 // Defaults of the RateLimitOptions.
 const (
-	DefaultRateLimitMaxKeys        = 100_000
-	DefaultRateLimitRedisTimeout   = 100 * time.Millisecond
-	DefaultRateLimitRedisRetry     = time.Second
-	rateLimitKeyBufLen             = 80
+	// DefaultRateLimitMaxKeys caps the memory store: ~100 k clients in a few MB.
+	DefaultRateLimitMaxKeys = 100_000
+	// DefaultRateLimitRedisTimeout bounds one Redis round trip; a loopback or
+	// same-zone Redis answers in well under a millisecond.
+	DefaultRateLimitRedisTimeout = 100 * time.Millisecond
+	// DefaultRateLimitRedisRetry is how long the limiter stays local after a
+	// Redis failure before probing again.
+	DefaultRateLimitRedisRetry = time.Second
+)
+
+const (
+	// rateLimitKeyBufLen fits "ip:" and any IPv6 address on the stack.
+	rateLimitKeyBufLen = 80
+	// rateLimitUnavailableRetryAfter is Retry-After when failing closed.
 	rateLimitUnavailableRetryAfter = 1
 )
 
@@ -230,8 +240,9 @@ func (l *RateLimiter) Stats() RateLimitStats {
 	return s
 }
 
-// Close releases the Redis connections, if any. The memory store needs no
-// closing: it has no goroutine (expiry happens on insert).
+// Close releases the Redis connections, if any; call it once, at shutdown,
+// after the server stopped serving. The memory store needs no closing: it
+// has no goroutine (expiry happens on insert).
 func (l *RateLimiter) Close() error {
 	if l.redis == nil {
 		return nil

@@ -29,7 +29,7 @@ type testRedis struct {
 // startRedis starts a throw-away redis-server (no persistence) and waits,
 // with a deadline, until it answers PING. Without the binary the test is
 // skipped, unless CI is set: CI must run these tests.
-func startRedis(t *testing.T) *testRedis {
+func startRedis(t testing.TB) *testRedis {
 	t.Helper()
 	bin, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -43,7 +43,7 @@ func startRedis(t *testing.T) *testRedis {
 	return r
 }
 
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -53,7 +53,7 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-func (r *testRedis) start(t *testing.T, bin string) {
+func (r *testRedis) start(t testing.TB, bin string) {
 	t.Helper()
 	r.cmd = exec.Command(bin, "--port", strconv.Itoa(r.port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no")
@@ -69,7 +69,7 @@ func (r *testRedis) start(t *testing.T, bin string) {
 }
 
 // waitReady polls PING until it answers, failing after a deadline.
-func (r *testRedis) waitReady(t *testing.T) {
+func (r *testRedis) waitReady(t testing.TB) {
 	t.Helper()
 	c := redis.NewClient(&redis.Options{Addr: r.addr(), DialTimeout: 100 * time.Millisecond, MaxRetries: -1})
 	defer c.Close()
@@ -92,7 +92,7 @@ func (r *testRedis) waitReady(t *testing.T) {
 }
 
 // kill stops the server and waits until it has exited.
-func (r *testRedis) kill(t *testing.T) {
+func (r *testRedis) kill(t testing.TB) {
 	t.Helper()
 	_ = r.cmd.Process.Kill()
 	select {
@@ -358,5 +358,22 @@ func TestRedisKeyBounded(t *testing.T) {
 	}
 	if redisKey(long) == redisKey(append(long[:999:999], 'x')) {
 		t.Error("long keys collide")
+	}
+}
+
+// BenchmarkRateLimitRedis is the limiter's request path against a local
+// redis-server: one EVALSHA round trip per request.
+func BenchmarkRateLimitRedis(b *testing.B) {
+	srv := startRedis(b)
+	cfg := rateConfig(1<<30, redisWindow, "ip")
+	cfg.RedisURL = srv.url()
+	handler, fctx := benchApp(newLimiter(b, cfg))
+	handler(fctx)
+	b.ReportAllocs()
+	for b.Loop() {
+		handler(fctx)
+	}
+	if fctx.Response.StatusCode() != 200 {
+		b.Fatalf("status %d", fctx.Response.StatusCode())
 	}
 }
