@@ -49,7 +49,8 @@ func (r *latencyRecorder) record(now int64, rtt time.Duration) {
 	i := latencyBucket(ns)
 	r.total[i].Add(1)
 	r.sumMicros.Add(uint64(ns / int64(time.Microsecond)))
-	r.ring[(now/int64(time.Second))%ringSlots].add(now/int64(time.Second), i)
+	sec := now / int64(time.Second)
+	r.ring[sec%ringSlots].add(sec, i)
 }
 
 // add counts a sample of bucket i in second sec, first clearing the slot if

@@ -101,8 +101,11 @@
   }
 
   // spark draws values (null for a gap) as a line over a filled area.
+  // Latency is drawn on a log scale, so that a few slow spikes do not flatten
+  // the usual milliseconds onto the baseline.
   function spark(svg, values, unit) {
     var W = 120, H = 30, n = values.length, max = 0;
+    var scale = unit === "ms" ? function (v) { return Math.log1p(v); } : function (v) { return v; };
     values.forEach(function (v) { if (v !== null && v > max) max = v; });
     var line = "", area = "", run = [];
     function flush() {
@@ -117,7 +120,7 @@
     values.forEach(function (v, i) {
       if (v === null) { flush(); return; }
       var x = n > 1 ? i * W / (n - 1) : W;
-      var y = max > 0 ? H - 1 - (v / max) * (H - 3) : H - 1;
+      var y = max > 0 ? H - 2 - (scale(v) / scale(max)) * (H - 4) : H - 2;
       run.push([x, y]);
     });
     flush();
