@@ -164,6 +164,7 @@ func (s *SSE) startStream(ctx *fasthttp.RequestCtx, lease upstream.Lease, resp *
 		conn:      upstream.StreamConnOf(resp),
 		peer:      newPeer(ctx.Conn()),
 		ttfb:      ttfb,
+		chunked:   resp.Header.ContentLength() == -1,
 		lastWrite: time.Now(),
 	}
 	resp.Header.CopyTo(&ctx.Response.Header)
