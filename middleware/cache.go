@@ -44,7 +44,8 @@ type Cache struct {
 	stats cacheCounters
 }
 
-// cacheCounters are the Cache's monotonic counters; read them with Stats.
+// cacheCounters are the Cache's counters and its two gauges (bytes,
+// entries); read them with Stats.
 type cacheCounters struct {
 	hits, misses, bypasses, stale, stores, evictions, coalesced, refreshes atomic.Uint64
 	bytes                                                                  atomic.Int64
@@ -98,9 +99,11 @@ func WithMaxRefreshes(n int) CacheOption { return func(c *Cache) { c.maxRefreshi
 // lock contention low on a many-core box, small enough to keep shards large.
 const defaultCacheShards = 16
 
-// NewCache returns the cache configured by cfg's CACHE_* fields. It returns
-// an error when the byte limits are unusable rather than silently caching
-// nothing.
+// NewCache returns the cache configured by cfg's CACHE_* fields (the app
+// installs it only when CACHE_ENABLED is true). A URL found uncacheable is
+// remembered for CACHE_DEFAULT_TTL_MS so its requests skip coalescing. It
+// returns an error when the byte limits are unusable rather than silently
+// caching nothing.
 func NewCache(cfg *config.Config, opts ...CacheOption) (*Cache, error) {
 	if cfg.CacheMaxBytes <= 0 {
 		return nil, errors.New("cache: CACHE_MAX_BYTES must be positive")
