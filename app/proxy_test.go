@@ -270,8 +270,8 @@ func TestSlowUploadLongerThanProxyTimeout(t *testing.T) {
 	cfg := gatewaytest.Config(map[string][]string{"s": {up.URL}})
 	cfg.ProxyTimeout = 400 * time.Millisecond
 	gw := gatewaytest.Start(t, cfg)
-	req, _ := http.NewRequest("POST", gw.URL+"/api/s/up", &slowReader{chunks: 10, size: 1000, pause: 100 * time.Millisecond})
-	req.ContentLength = 10000
+	req, _ := http.NewRequest("POST", gw.URL+"/api/s/up", &slowReader{chunks: 20, size: 1000, pause: 100 * time.Millisecond})
+	req.ContentLength = 20000 // beyond the 8 KiB fasthttp reads before the handler
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -279,7 +279,7 @@ func TestSlowUploadLongerThanProxyTimeout(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
-	if s := decodeSeen(t, resp); s.BodyLen != 10000 {
-		t.Fatalf("upstream got %d bytes, want 10000", s.BodyLen)
+	if s := decodeSeen(t, resp); s.BodyLen != 20000 {
+		t.Fatalf("upstream got %d bytes, want 20000", s.BodyLen)
 	}
 }

@@ -6,8 +6,8 @@ import (
 )
 
 // idleConn makes the deadlines set before sending a request and reading a
-// response slide with the data: every read or write that moves bytes pushes
-// its deadline idle ahead. A deadline is set once (now + timeout) before the
+// response slide with the data: every read or write starts with its
+// deadline renewed to idle ahead. A deadline is set once (now + timeout) before the
 // request is written and before the response headers are read, and stays in
 // force while a streamed body flows, so a 1 GiB upload or download slower
 // than HTTP_PROXY_TIMEOUT_MS would be cut mid-body. With the slide, the
@@ -35,30 +35,30 @@ func (c *idleConn) SetWriteDeadline(t time.Time) error {
 	return c.Conn.SetWriteDeadline(t)
 }
 
-// Read reads, then slides an armed read deadline when bytes came.
+// Read renews an armed read deadline, then reads.
 func (c *idleConn) Read(p []byte) (int, error) {
-	n, err := c.Conn.Read(p)
-	if n > 0 && !c.read.IsZero() {
-		c.read = c.slide(c.read, c.Conn.SetReadDeadline)
+	if !c.read.IsZero() {
+		c.read = c.renew(c.read, c.Conn.SetReadDeadline)
 	}
-	return n, err
+	return c.Conn.Read(p)
 }
 
-// Write writes, then slides an armed write deadline when bytes went.
+// Write renews an armed write deadline, then writes.
 func (c *idleConn) Write(p []byte) (int, error) {
-	n, err := c.Conn.Write(p)
-	if n > 0 && !c.written.IsZero() {
-		c.written = c.slide(c.written, c.Conn.SetWriteDeadline)
+	if !c.written.IsZero() {
+		c.written = c.renew(c.written, c.Conn.SetWriteDeadline)
 	}
-	return n, err
+	return c.Conn.Write(p)
 }
 
-// slide moves deadline idle ahead of now, but only once half of the idle
-// time is spent, so a stream of small operations costs a clock read each,
-// not a timer update each. A failure to set resurfaces on the next call.
-func (c *idleConn) slide(deadline time.Time, set func(time.Time) error) time.Time {
+// renew moves deadline to idle after now, so the operation about to start
+// may wait that long. It leaves a deadline at least 7/8 of idle away alone,
+// so a burst of small operations costs a clock read each, not a timer
+// update each; a wait is thus bounded by between 7/8 of idle and idle.
+// A failure to set resurfaces in the operation itself.
+func (c *idleConn) renew(deadline time.Time, set func(time.Time) error) time.Time {
 	now := time.Now()
-	if deadline.Sub(now) >= c.idle/2 {
+	if deadline.Sub(now) >= c.idle-c.idle/8 {
 		return deadline
 	}
 	deadline = now.Add(c.idle)
