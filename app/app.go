@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 
 	"gateway/config"
 	"gateway/handlers"
@@ -36,6 +37,7 @@ type App struct {
 	// which would otherwise wait on them; set by streamRoutes.
 	stopStreams []func()
 	obs         observability // metrics registry and sources; see routes_admin.go
+	guards      *guards       // shedding, auth, rate limit, cache; see guards.go
 }
 
 // New builds the gateway for cfg. It does not listen; call Listener or
@@ -90,12 +92,22 @@ func (a *App) routes() error {
 	f.Use(middleware.PathGuard())
 	f.Use(middleware.AccessLog(a.log, handlers.LocalUpstream))
 
-	health := handlers.NewHealth(a.drainingCheck)
+	proxy := handlers.NewProxy(a.pool, a.cfg)
+	g, err := newGuards(a.cfg, a.log, middleware.RefreshFunc(func(_ context.Context, r *middleware.RefreshRequest, resp *fasthttp.Response) error {
+		return proxy.Fetch(r.Service, r.PathQuery, r.Header, resp)
+	}))
+	if err != nil {
+		return err
+	}
+	a.guards = g
+	g.sources(&a.obs.sources)
+
+	health := handlers.NewHealth(a.drainingCheck, g.overloaded)
 	f.Get("/healthz", health.Live)
 	f.Get("/readyz", health.Ready)
+	f.Get("/_pressure", g.shed.PressureHandler())
 
-	proxy := handlers.NewProxy(a.pool, a.cfg)
-	f.All("/api/:service/*", proxy.Handle)
+	f.All("/api/:service/*", with(g.api(), proxy.Handle)...)
 	a.streamRoutes()
 	return a.adminRoutes()
 }
@@ -130,6 +142,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 		stop()
 	}
 	err := a.fiber.ShutdownWithContext(ctx)
+	a.guards.close()
 	a.pool.Close()
 	return err
 }

@@ -62,7 +62,7 @@ func (a *App) adminRoutes() error {
 		return fmt.Errorf("building admin handlers: %w", err)
 	}
 	a.obs.http.RegisterAt(a.fiber, metricsPath)
-	a.fiber.Get(adminPath, admin.Page)
-	a.fiber.Get(adminStatsPath, admin.Stats)
+	a.fiber.Get(adminPath, with(a.guards.admin(), admin.Page)...)
+	a.fiber.Get(adminStatsPath, with(a.guards.admin(), admin.Stats)...)
 	return nil
 }

@@ -13,14 +13,14 @@ import (
 // GET /ws/:service.
 func (a *App) streamRoutes() {
 	sse := handlers.NewSSE(a.pool, a.cfg)
-	a.fiber.Get("/sse/:service/*", sse.Handle) // Fiber's Get also routes HEAD
+	a.fiber.Get("/sse/:service/*", with(a.guards.stream(), sse.Handle)...) // Fiber's Get also routes HEAD
 	a.stopStreams = append(a.stopStreams, sse.Shutdown)
 
 	ws := handlers.NewWSBridge(a.pool, a.cfg, a.log)
 	// The bridge owns the upgraded client connections, so fasthttp frees the
 	// upgrade's goroutine and request context at once (see WSBridge).
 	a.fiber.Server().KeepHijackedConns = true
-	a.fiber.Get("/ws/:service", ws.Handle)
+	a.fiber.Get("/ws/:service", with(a.guards.stream(), ws.Handle)...)
 	a.stopStreams = append(a.stopStreams, func() { a.closeBridges(ws) })
 	a.obs.sources.WebSocket = func() metrics.WebSocketStats { return wsMetrics(ws.Stats()) }
 }

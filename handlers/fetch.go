@@ -1,0 +1,45 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/valyala/fasthttp"
+
+	"gateway/upstream"
+)
+
+// errUnknownService is Fetch's answer for a service not in the pool.
+var errUnknownService = errors.New("unknown service")
+
+// Fetch sends a GET for pathQuery ("/" + rest, raw query included) to an
+// upstream of service, with header's end-to-end fields, and reads the
+// answer into resp. It serves background work that has no client request,
+// such as the cache's stale-while-revalidate refresh, and goes through the
+// same selection, breaker and timeout as the proxy.
+func (p *Proxy) Fetch(service, pathQuery string, header *fasthttp.RequestHeader, resp *fasthttp.Response) error {
+	svc := p.pool.Service(service)
+	if svc == nil {
+		return fmt.Errorf("fetching %s: %w", service, errUnknownService)
+	}
+	req := fasthttp.AcquireRequest()
+	defer fasthttp.ReleaseRequest(req)
+	header.CopyTo(&req.Header)
+	removeRequestHops(&req.Header)
+	req.Header.SetMethod(fasthttp.MethodGet)
+	req.Header.SetContentLength(0)
+	lease, err := svc.Pick(nil)
+	if err != nil {
+		return fmt.Errorf("fetching %s%s: %w", service, pathQuery, err)
+	}
+	u := lease.Upstream()
+	req.SetRequestURI(u.String() + pathQuery)
+	err = u.Client().DoTimeout(req, resp, p.timeout)
+	if err != nil {
+		lease.Done(upstream.Outcome{Err: err})
+		return fmt.Errorf("fetching %s%s from %s: %w", service, pathQuery, u, err)
+	}
+	lease.Done(upstream.Outcome{Status: resp.StatusCode()})
+	removeResponseHops(&resp.Header)
+	return nil
+}
