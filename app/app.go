@@ -90,7 +90,7 @@ func (a *App) routes() error {
 	f.Use(middleware.RequestID(middleware.NewRequestIDs()))
 	f.Use(a.httpMetrics())
 	f.Use(middleware.PathGuard())
-	f.Use(middleware.AccessLog(a.log, handlers.LocalUpstream))
+	f.Use(middleware.AccessLog(a.log, handlers.LocalUpstream, handlers.LocalRetries))
 
 	proxy := handlers.NewProxy(a.pool, a.cfg)
 	g, err := newGuards(a.cfg, a.log, middleware.RefreshFunc(func(_ context.Context, r *middleware.RefreshRequest, resp *fasthttp.Response) error {

@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"bytes"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -34,7 +35,8 @@ func TestRetryOnAnotherUpstreamButNeverAPost(t *testing.T) {
 	good, goodHits := echoUpstream(t, "good")
 	cfg := gatewaytest.Config(map[string][]string{"s": {bad.URL, good.URL}})
 	cfg.CBFailureThreshold = 1000 // keep the bad one in rotation
-	gw := gatewaytest.Start(t, cfg)
+	var logs syncBuffer
+	gw := gatewaytest.StartLogged(t, cfg, &logs)
 
 	for i := 0; i < 30; i++ {
 		resp, err := http.Get(gw.URL + "/api/s/x")
@@ -49,6 +51,9 @@ func TestRetryOnAnotherUpstreamButNeverAPost(t *testing.T) {
 	}
 	if badHits.Load() == 0 {
 		t.Fatal("the failing upstream was never tried; the test proves nothing")
+	}
+	if !strings.Contains(logs.String(), `"retries":1`) {
+		t.Fatal("no access log line records the retry")
 	}
 
 	badHits.Store(0)
@@ -162,4 +167,22 @@ func TestSlowUpstreamGetsLessTraffic(t *testing.T) {
 	if share := float64(slowHits.Load()) / float64(total); share > 0.25 {
 		t.Fatalf("slow upstream got %.0f%% of traffic, want well under half (≤ 25%%)", share*100)
 	}
+}
+
+// syncBuffer is a bytes.Buffer safe for the gateway's logging goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

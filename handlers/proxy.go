@@ -15,9 +15,12 @@ import (
 	"gateway/upstream"
 )
 
-// LocalUpstream is the fiber.Ctx Locals key under which the proxy leaves the
-// *upstream.Upstream that answered, for the access log.
-const LocalUpstream = "gateway.upstream"
+// Locals keys under which the handlers leave, for the access log, the
+// *upstream.Upstream that answered and the number of retries (an int).
+const (
+	LocalUpstream = "gateway.upstream"
+	LocalRetries  = "gateway.retries"
+)
 
 // Proxy forwards `ANY /api/:service/*` to an upstream of the service: the
 // upstream receives its base path + "/" + the wildcard rest, query kept.
@@ -128,6 +131,7 @@ func (p *Proxy) send(c *fiber.Ctx, svc *upstream.Service, req *fasthttp.Request,
 		f := classify(err)
 		if !retrying && f.retryable && canRetry(req) && budget.TryAcquire() {
 			u.CountRetry()
+			c.Locals(LocalRetries, 1)
 			tried, first, retrying = u, f, true
 			continue
 		}

@@ -17,10 +17,11 @@ type UpstreamNamer interface {
 }
 
 // AccessLog logs one line per request at Info after it is answered: request
-// id, method, path, service, upstream, status, duration and response bytes.
-// upstreamKey is the Locals key under which handlers leave the upstream
-// chosen. When Info is disabled for logger it costs one check per request.
-func AccessLog(logger *slog.Logger, upstreamKey string) fiber.Handler {
+// id, method, path, service, upstream, retries, status, duration and
+// response bytes. upstreamKey and retriesKey are the Locals keys under which
+// handlers leave the upstream that answered and the number of retries (an
+// int). When Info is disabled for logger it costs one check per request.
+func AccessLog(logger *slog.Logger, upstreamKey, retriesKey string) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		if !logger.Enabled(context.Background(), slog.LevelInfo) {
 			return c.Next()
@@ -39,6 +40,7 @@ func AccessLog(logger *slog.Logger, upstreamKey string) fiber.Handler {
 		if u, ok := c.Locals(upstreamKey).(UpstreamNamer); ok && u != nil {
 			up, service = u.String(), u.Service()
 		}
+		retries, _ := c.Locals(retriesKey).(int)
 		resp := c.Response()
 		logger.LogAttrs(context.Background(), slog.LevelInfo, "request",
 			slog.String("requestId", string(GetRequestID(c))),
@@ -46,6 +48,7 @@ func AccessLog(logger *slog.Logger, upstreamKey string) fiber.Handler {
 			slog.String("path", c.Path()),
 			slog.String("service", service),
 			slog.String("upstream", up),
+			slog.Int("retries", retries),
 			slog.Int("status", resp.StatusCode()),
 			slog.Duration("duration", time.Since(start)),
 			slog.Int("bytes", bodyBytes(resp)),

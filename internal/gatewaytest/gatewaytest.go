@@ -43,7 +43,13 @@ func Start(t testing.TB, cfg *config.Config) *Gateway {
 	if testing.Verbose() {
 		w = testWriter{t}
 	}
-	gw, err := app.New(cfg, app.Options{Logger: app.NewLogger(w, cfg.LogLevel, "text")})
+	return StartLogged(t, cfg, w)
+}
+
+// StartLogged is Start with the gateway's logs written to w as JSON lines.
+func StartLogged(t testing.TB, cfg *config.Config, w io.Writer) *Gateway {
+	t.Helper()
+	gw, err := app.New(cfg, app.Options{Logger: app.NewLogger(w, cfg.LogLevel, "json")})
 	if err != nil {
 		t.Fatalf("app.New: %v", err)
 	}
