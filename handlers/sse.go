@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"bytes"
+	"context"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,33 +22,42 @@ import (
 // otherwise only notice at its next write.
 const liveCheckInterval = 500 * time.Millisecond
 
-// relayBufferSize is the size of the buffer one stream's upstream bytes are
-// copied through; a chunk is relayed as soon as it is read, however small.
-const relayBufferSize = 4096
+// msgDraining answers a stream asked for while the gateway shuts down.
+const msgDraining = "gateway shutting down"
 
 // SSE proxies `GET|HEAD /sse/:service/*` to an upstream of the service,
 // with the /api rules for path mapping, selection, breaker, retries and
 // request ids (it shares the Proxy's request preparation and sending).
 //
 // An answer that is a 2xx text/event-stream is relayed unbuffered: each
-// chunk the upstream writes is written and flushed to the client at once
+// chunk the upstream writes is written to the client at once, in one write
 // (net/http/httputil.ReverseProxy treats this content type as flush
 // interval -1 for the same reason), with Cache-Control: no-cache and
 // X-Accel-Buffering: no added. Any other answer is passed through as /api
 // passes it.
 //
-// A stream costs no goroutine of its own: it is copied by the fasthttp
-// server goroutine that writes the response, and a stream connection's
-// quiet intervals are turned into ticks (see upstream.StreamConn), at
-// which the stream sends heartbeats and notices its client leaving or the
-// gateway shutting down. The stream counts as in flight on its upstream
-// until it ends, and as an active SSE stream.
+// Memory per held stream is the point of the design (issue 3 measures it;
+// see bench/streams). Once the upstream's headers are in, the handler
+// takes the client connection over from fasthttp (a hijack), so the
+// server's worker goroutine, with the deep stack the request path grew,
+// and its response write buffer go back to their pools; a fresh,
+// shallow goroutine relays the stream, holding no buffer while it waits.
+// Quiet intervals on the upstream connection become ticks (see
+// upstream.StreamConn) at which the stream sends heartbeats and notices
+// its client leaving or the gateway shutting down, so no second goroutine
+// watches either.
+//
+// A stream counts as in flight on its upstream until it ends, and as an
+// active SSE stream; its latency sample is the time to the headers.
 type SSE struct {
 	proxy     *Proxy
 	heartbeat time.Duration // 0: no heartbeats
 	tick      time.Duration // divides heartbeat; at most liveCheckInterval
-	stopping  atomic.Bool
-	bufs      sync.Pool // *[relayBufferSize]byte
+	bufs      sync.Pool     // *relayBuffer
+
+	mu       sync.Mutex // orders admissions against Shutdown
+	stopping atomic.Bool
+	active   atomic.Int64 // streams admitted and not yet ended
 }
 
 // NewSSE returns the /sse handler over pool, configured by cfg:
@@ -58,7 +68,7 @@ func NewSSE(pool *upstream.Pool, cfg *config.Config) *SSE {
 		proxy:     NewProxy(pool, cfg),
 		heartbeat: cfg.SSEHeartbeat,
 		tick:      tickInterval(cfg.SSEHeartbeat),
-		bufs:      sync.Pool{New: func() any { return new([relayBufferSize]byte) }},
+		bufs:      sync.Pool{New: func() any { return new(relayBuffer) }},
 	}
 }
 
@@ -72,12 +82,38 @@ func tickInterval(heartbeat time.Duration) time.Duration {
 	return heartbeat / n
 }
 
-// Shutdown ends every open stream at its next tick (within
-// liveCheckInterval) with a clean end of body, so the server's graceful
-// shutdown, which waits for open connections, does not wait on streams
-// that would never end. Streams that start afterwards end at their first
-// tick. Call it before shutting the server down.
-func (s *SSE) Shutdown() { s.stopping.Store(true) }
+// Shutdown ends every open stream with a clean end of body at its next tick
+// (within liveCheckInterval) and waits, until ctx ends, for all of them to
+// have closed both their connections. Streams asked for afterwards are
+// refused with 503. The server's own graceful shutdown does not wait for
+// them: a stream's connection is no longer the server's.
+func (s *SSE) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.stopping.Store(true)
+	s.mu.Unlock()
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for s.active.Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// admit counts a stream about to start, unless the gateway is shutting
+// down.
+func (s *SSE) admit() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopping.Load() {
+		return false
+	}
+	s.active.Add(1)
+	return true
+}
 
 // Handle is the fiber.Handler of the /sse route.
 func (s *SSE) Handle(c *fiber.Ctx) error {
@@ -108,6 +144,12 @@ func (s *SSE) Handle(c *fiber.Ctx) error {
 			setStreamHeaders(&ctx.Response.Header)
 		}
 		return nil
+	}
+	if !s.admit() {
+		_ = resp.CloseBodyStream()
+		fasthttp.ReleaseResponse(resp)
+		lease.Done(upstream.Outcome{Canceled: true})
+		return apierror.WriteRetry(c, fiber.StatusServiceUnavailable, msgDraining, 1)
 	}
 	s.startStream(ctx, lease, resp, ttfb)
 	return nil
@@ -150,31 +192,37 @@ func passThrough(ctx *fasthttp.RequestCtx, resp *fasthttp.Response) {
 	ctx.Response.SetBodyStream(body, resp.Header.ContentLength())
 }
 
-// startStream makes resp's event stream the client's response body. The
-// fasthttp server copies it after the handler returns (sseStream.WriteTo);
-// the stream closes, ending lease, when either side ends it.
+// startStream answers with resp's event stream: the response head is
+// built now, and the client connection is taken over from fasthttp once
+// the handler chain has returned (RequestCtx.Hijack), to be relayed by
+// sseStream.serve. fasthttp closes the client connection when serve
+// returns, so the head says Connection: close.
 func (s *SSE) startStream(ctx *fasthttp.RequestCtx, lease upstream.Lease, resp *fasthttp.Response, ttfb time.Duration) {
-	u := lease.Upstream()
-	u.StreamOpened(upstream.SSE)
+	lease.Upstream().StreamOpened(upstream.SSE)
 	st := &sseStream{
 		h:         s,
 		lease:     lease,
 		resp:      resp,
 		body:      resp.BodyStream(),
 		conn:      upstream.StreamConnOf(resp),
-		peer:      newPeer(ctx.Conn()),
+		client:    ctx.Conn(),
 		ttfb:      ttfb,
-		chunked:   resp.Header.ContentLength() == -1,
 		lastWrite: time.Now(),
+		chunked:   resp.Header.ContentLength() == -1,
+		identity:  !ctx.Request.Header.IsHTTP11(),
 	}
-	resp.Header.CopyTo(&ctx.Response.Header)
+	st.peer = newPeer(st.client)
+	h := &ctx.Response.Header
+	resp.Header.CopyTo(h)
 	finishResponse(ctx)
-	setStreamHeaders(&ctx.Response.Header)
-	// The client learns at once that the stream is open (EventSource's
-	// "open"), not at the first event.
-	ctx.Response.ImmediateHeaderFlush = true
-	if st.conn != nil {
-		_ = st.conn.Watch(s.tick, st) // a failure resurfaces on the first Read
+	setStreamHeaders(h)
+	h.SetConnectionClose()
+	if st.identity { // an HTTP/1.0 client reads the body up to the close
+		h.SetContentLength(-2)
+	} else {
+		h.SetContentLength(-1)
 	}
-	ctx.Response.SetBodyStream(st, -1)
+	st.ctx = ctx // serve writes the head: the middleware after this handler may still change it
+	ctx.HijackSetNoResponse(true)
+	ctx.Hijack(st.serve)
 }

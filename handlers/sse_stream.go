@@ -3,17 +3,13 @@ package handlers
 import (
 	"errors"
 	"io"
+	"net"
 	"time"
 
 	"github.com/valyala/fasthttp"
 
 	"gateway/upstream"
 )
-
-// heartbeatLine is the heartbeat: one SSE comment line, which clients
-// ignore (WHATWG HTML §9.2.6). It has no blank line after it, so written
-// between two lines of an event it does not end that event.
-var heartbeatLine = []byte(":\n")
 
 // errStreamStopped ends the upstream read of a stream that its tick
 // decided to end (client gone, shutdown); the reason is in sseStream.ended.
@@ -28,92 +24,84 @@ const (
 	endShutdown                    // the gateway is shutting down
 )
 
-// sseStream is one relayed event stream: the body stream of the client's
-// response, read by the fasthttp server goroutine that writes that
-// response. Every method runs on that goroutine; Tick runs inside the
-// upstream read (see upstream.StreamConn), which is how a quiet stream
-// writes heartbeats and notices its client leaving without a goroutine of
-// its own.
+// sseStream is one relayed event stream, from the moment its upstream's
+// headers are in. Every method runs on the goroutine serving it; Tick runs
+// inside the upstream read (see upstream.StreamConn), which is how a quiet
+// stream writes heartbeats and notices its client leaving without a
+// second goroutine.
 type sseStream struct {
-	h     *SSE
-	lease upstream.Lease
-	resp  *fasthttp.Response // the upstream's, owning body
-	body  io.Reader
-	conn  *upstream.StreamConn // nil: no ticks (not a StreamClient connection)
-	peer  peer
-	w     io.Writer // the client's chunk writer, during WriteTo
+	h      *SSE
+	lease  upstream.Lease
+	resp   *fasthttp.Response // the upstream's, owning body
+	body   io.Reader
+	conn   *upstream.StreamConn // nil: no ticks (not a StreamClient connection)
+	client net.Conn             // the client's connection, taken over from fasthttp
+	ctx    *fasthttp.RequestCtx // until the response head is written
+	peer   peer
 
 	ttfb      time.Duration
 	lastWrite time.Time
 	upErr     error // the upstream read error that ended the stream
 	midLine   bool  // the last byte relayed was not a '\n'
 	chunked   bool  // the upstream body is chunked (see relay)
+	identity  bool  // the client is HTTP/1.0: no chunked framing
 	ended     endReason
-	closed    bool
 }
 
-var (
-	_ fasthttp.BodyWriterTo        = (*sseStream)(nil)
-	_ fasthttp.ReadCloserWithError = (*sseStream)(nil)
-	_ upstream.StreamWatcher       = (*sseStream)(nil)
-)
+var _ upstream.StreamWatcher = (*sseStream)(nil)
 
-// SupportsBodyWriteTo tells fasthttp to copy the stream with WriteTo, which
-// writes and flushes every chunk as it comes.
-func (st *sseStream) SupportsBodyWriteTo() bool { return true }
-
-// WriteTo relays the upstream's bytes to w, the fasthttp server's chunked
-// body writer, until either side ends. Each w.Write is one chunk, flushed
-// to the client at once. It returns nil when the upstream ended the stream
-// cleanly or the gateway ended it (the client gets a clean end of body),
-// and the error otherwise (the server then drops the connection, so the
-// client sees the stream cut short).
-func (st *sseStream) WriteTo(w io.Writer) (int64, error) {
-	st.w = w
-	defer func() { st.w = nil }()
-	var total int64
-	for {
-		n, err := st.relay(w)
-		total += int64(n)
-		if err == io.EOF {
-			return total, nil
-		}
-		if err != nil {
-			return total, err
-		}
+// serve is the stream's fasthttp.HijackHandler: it writes the response
+// head, relays the body until either side ends it, cleans up and closes
+// the client connection (fasthttp leaves that to the handler when the
+// server keeps hijacked connections, as the WebSocket bridge needs). A
+// clean end (the upstream's, or one the gateway chose) ends the body
+// properly; an upstream failure just drops the connection, so the client
+// sees the stream cut short.
+func (st *sseStream) serve(net.Conn) {
+	defer st.h.active.Add(-1)
+	defer st.client.Close()
+	defer st.close()
+	err := st.write(st.ctx.Response.Header.Header())
+	st.ctx = nil
+	if st.conn != nil && err == nil {
+		err = st.conn.Watch(st.h.tick, st)
+	}
+	for err == nil {
+		err = st.relay()
+	}
+	if err == io.EOF && !st.identity {
+		_ = st.write([]byte(lastChunk))
 	}
 }
 
-// relay waits for the upstream's next bytes and writes them to w. A stream
-// spends its life waiting, so it waits without a buffer where it can: on a
-// chunked body (what every SSE server sends over HTTP/1.1) a zero-length
-// Read returns once the next chunk's header has arrived, having parsed it,
-// and only then is a relay buffer taken from the pool, for the one copy.
-// Thousands of quiet streams thus hold no relay buffer between them
-// (fasthttp v1.78 requestStream.read; the memory benchmark in
-// bench/streams shows the difference).
-func (st *sseStream) relay(w io.Writer) (int, error) {
+// relay waits for the upstream's next bytes and writes them to the client
+// as one chunk, in one write. A stream spends its life waiting, so it waits
+// without a buffer where it can: on a chunked body (what every SSE server
+// sends over HTTP/1.1) a zero-length read returns once the next chunk's
+// header has arrived, having parsed it, and only then is a relay buffer
+// taken from the pool, for the one copy. Quiet streams thus hold no relay
+// buffer (fasthttp v1.78 requestStream.read; bench/streams measures it).
+func (st *sseStream) relay() error {
 	if st.chunked {
-		if _, err := st.Read(nil); err != nil {
-			return 0, err
+		if _, err := st.read(nil); err != nil {
+			return err
 		}
 	}
-	buf := st.h.bufs.Get().(*[relayBufferSize]byte)
+	buf := st.h.bufs.Get().(*relayBuffer)
 	defer st.h.bufs.Put(buf)
-	n, err := st.Read(buf[:])
+	n, err := st.read(buf.payload())
 	if n > 0 {
-		if _, werr := w.Write(buf[:n]); werr != nil {
+		if werr := st.write(buf.frame(n, st.identity)); werr != nil {
 			st.ended = endClientGone
-			return 0, werr
+			return werr
 		}
 	}
-	return n, err
+	return err
 }
 
-// Read reads the upstream's bytes. It is WriteTo's source, and the whole
-// copy when fasthttp chooses to read instead. A stream the gateway ended
-// reads as io.EOF, so the client gets a clean end of body.
-func (st *sseStream) Read(p []byte) (int, error) {
+// read reads the upstream's bytes. A stream the gateway ended reads as
+// io.EOF, so the client gets a clean end of body.
+func (st *sseStream) read(p []byte) (int, error) {
 	n, err := st.body.Read(p)
 	if n > 0 {
 		st.midLine = p[n-1] != '\n'
@@ -127,6 +115,15 @@ func (st *sseStream) Read(p []byte) (int, error) {
 		st.upErr = err
 	}
 	return n, err
+}
+
+// write writes b to the client, giving up after clientWriteTimeout.
+func (st *sseStream) write(b []byte) error {
+	if err := st.client.SetWriteDeadline(time.Now().Add(clientWriteTimeout)); err != nil {
+		return err
+	}
+	_, err := st.client.Write(b)
+	return err
 }
 
 // Tick runs each time the upstream has been quiet for one tick: it ends the
@@ -144,10 +141,14 @@ func (st *sseStream) Tick() error {
 		return errStreamStopped
 	}
 	hb := st.h.heartbeat
-	if hb <= 0 || st.w == nil || st.midLine || time.Since(st.lastWrite) < hb-st.h.tick/2 {
+	if hb <= 0 || st.midLine || time.Since(st.lastWrite) < hb-st.h.tick/2 {
 		return nil
 	}
-	if _, err := st.w.Write(heartbeatLine); err != nil {
+	beat := heartbeatChunk
+	if st.identity {
+		beat = heartbeatLine
+	}
+	if err := st.write([]byte(beat)); err != nil {
 		st.ended = endClientGone
 		return errStreamStopped
 	}
@@ -155,16 +156,11 @@ func (st *sseStream) Tick() error {
 	return nil
 }
 
-// CloseWithError ends the stream once the server has written it (or
-// dropped the response): the upstream connection is closed, or pooled when
-// the upstream had ended the body cleanly, the lease ends with the time to
-// the headers as its latency, and the stream stops counting. fasthttp calls
-// it exactly once per response body; a second call does nothing.
-func (st *sseStream) CloseWithError(error) error {
-	if st.closed {
-		return nil
-	}
-	st.closed = true
+// close ends the stream's hold on its upstream: the connection is closed,
+// or pooled when the upstream had ended the body cleanly, the lease ends
+// with the time to the headers as its latency, and the stream stops
+// counting.
+func (st *sseStream) close() {
 	if st.conn != nil {
 		_ = st.conn.Unwatch() // before the connection may go back to the pool
 	}
@@ -174,5 +170,4 @@ func (st *sseStream) CloseWithError(error) error {
 	st.resp, st.body = nil, nil
 	st.lease.Done(o)
 	st.lease.Upstream().StreamClosed(upstream.SSE)
-	return nil
 }
