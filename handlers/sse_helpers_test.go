@@ -159,12 +159,18 @@ type sseClient struct {
 // the gateway and reads the response head.
 func openStream(t *testing.T, gw *gatewaytest.Gateway, method, path string, header ...string) *sseClient {
 	t.Helper()
-	conn, err := net.Dial("tcp", gw.Addr)
+	return openStreamProto(t, gw.Addr, "HTTP/1.1", method, path, header...)
+}
+
+// openStreamProto is openStream to addr, speaking proto.
+func openStreamProto(t *testing.T, addr, proto, method, path string, header ...string) *sseClient {
+	t.Helper()
+	conn, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	req := method + " " + path + " HTTP/1.1\r\nHost: " + gw.Addr + "\r\n"
+	req := method + " " + path + " " + proto + "\r\nHost: " + addr + "\r\n"
 	for _, h := range header {
 		req += h + "\r\n"
 	}

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -45,6 +46,36 @@ func TestIsEventStream(t *testing.T) {
 		resp.Header.SetContentType(tt.ctype)
 		if got := isEventStream(&resp); got != tt.want {
 			t.Errorf("isEventStream(%d %q) = %v, want %v", tt.status, tt.ctype, got, tt.want)
+		}
+	}
+}
+
+func TestRelayBufferFrame(t *testing.T) {
+	tests := []struct {
+		n        int
+		identity bool
+		head     string
+	}{
+		{1, false, "1\r\n"},
+		{15, false, "f\r\n"},
+		{16, false, "10\r\n"},
+		{255, false, "ff\r\n"},
+		{256, false, "100\r\n"},
+		{len(new(relayBuffer).payload()), false, "ff9\r\n"},
+		{27, true, ""},
+	}
+	for _, tt := range tests {
+		var b relayBuffer
+		p := b.payload()
+		for i := range tt.n {
+			p[i] = 'x'
+		}
+		want := tt.head + strings.Repeat("x", tt.n)
+		if !tt.identity {
+			want += "\r\n"
+		}
+		if got := string(b.frame(tt.n, tt.identity)); got != want {
+			t.Errorf("frame(%d, identity %v) = %.12q..., want %.12q...", tt.n, tt.identity, got, want)
 		}
 	}
 }

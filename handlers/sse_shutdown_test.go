@@ -1,14 +1,20 @@
 package handlers_test
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
+	"net/http"
 	"testing"
 	"time"
 
+	"github.com/gofiber/fiber/v2"
+
 	"gateway/app"
+	"gateway/handlers"
 	"gateway/internal/gatewaytest"
+	"gateway/upstream"
 )
 
 // Shutdown ends open streams cleanly instead of waiting for them, and
@@ -57,5 +63,46 @@ func TestSSEShutdownEndsStreams(t *testing.T) {
 	}
 	if u := onlyUpstream(gw); u.Inflight() != 0 || u.Snapshot().ActiveSSE != 0 {
 		t.Errorf("after shutdown: inflight %d, active SSE %d", u.Inflight(), u.Snapshot().ActiveSSE)
+	}
+}
+
+// A stream asked for once Shutdown has begun is refused with 503 and
+// Retry-After, and its upstream request is let go.
+func TestSSERefusedWhileShuttingDown(t *testing.T) {
+	checkLeaks(t)
+	up := newSSEUpstream(t, "text/event-stream")
+	cfg := gatewaytest.Config(map[string][]string{"s": {up.srv.URL}})
+	pool, err := upstream.New(upstream.Options{Services: cfg.Upstreams})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	sse := handlers.NewSSE(pool, cfg)
+	f := fiber.New(fiber.Config{DisableStartupMessage: true})
+	f.Get("/sse/:service/*", sse.Handle)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = f.Listener(ln) }()
+	t.Cleanup(func() { _ = f.Shutdown() })
+
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if err := sse.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown with no stream: %v", err)
+	}
+	c := openStreamProto(t, ln.Addr().String(), "HTTP/1.1", "GET", "/sse/s/")
+	if c.status != http.StatusServiceUnavailable || c.header.Get("Retry-After") == "" {
+		t.Errorf("while shutting down: %d, Retry-After %q", c.status, c.header.Get("Retry-After"))
+	}
+	select {
+	case <-up.gone:
+	case <-time.After(time.Second):
+		t.Error("the refused stream's upstream connection stayed open")
+	}
+	u := pool.Service("s").Upstreams()[0]
+	if u.Inflight() != 0 || u.Snapshot().ActiveSSE != 0 {
+		t.Errorf("after refusing: inflight %d, active SSE %d", u.Inflight(), u.Snapshot().ActiveSSE)
 	}
 }

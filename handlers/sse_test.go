@@ -265,3 +265,24 @@ func TestSSEUnknownService(t *testing.T) {
 		t.Fatalf("status %d, want 404", c.status)
 	}
 }
+
+// An HTTP/1.0 client cannot read chunked bodies: it gets the stream as is,
+// ended by the close.
+func TestSSEHTTP10Client(t *testing.T) {
+	checkLeaks(t)
+	up := newSSEUpstream(t, "text/event-stream")
+	gw := startGateway(t, up.srv.URL, 0)
+	c := openStreamProto(t, gw.Addr, "HTTP/1.0", "GET", "/sse/s/")
+	up.request(t)
+	if te := c.header.Get("Transfer-Encoding"); te != "" || c.header.Get("Connection") != "close" {
+		t.Errorf("HTTP/1.0 head: Transfer-Encoding %q, Connection %q", te, c.header.Get("Connection"))
+	}
+	up.send(t, stampedEvent(1))
+	if ev := c.event(t); ev[0] != "id: 1" { // chunk framing would show as a line of its own
+		t.Fatalf("first event: %q", ev)
+	}
+	close(up.end)
+	if err := c.ended(t, 2*time.Second); !errors.Is(err, io.EOF) {
+		t.Errorf("stream ended with %v, want the close", err)
+	}
+}
