@@ -151,7 +151,7 @@ func (s *SSE) Handle(c *fiber.Ctx) error {
 		lease.Done(upstream.Outcome{Canceled: true})
 		return apierror.WriteRetry(c, fiber.StatusServiceUnavailable, msgDraining, 1)
 	}
-	s.startStream(ctx, lease, resp, ttfb)
+	s.startStream(ctx, lease, resp, ttfb, c.App().Server().KeepHijackedConns)
 	return nil
 }
 
@@ -195,9 +195,10 @@ func passThrough(ctx *fasthttp.RequestCtx, resp *fasthttp.Response) {
 // startStream answers with resp's event stream: the response head is
 // built now, and the client connection is taken over from fasthttp once
 // the handler chain has returned (RequestCtx.Hijack), to be relayed by
-// sseStream.serve. fasthttp closes the client connection when serve
-// returns, so the head says Connection: close.
-func (s *SSE) startStream(ctx *fasthttp.RequestCtx, lease upstream.Lease, resp *fasthttp.Response, ttfb time.Duration) {
+// sseStream.begin. The connection closes when the stream ends, so the
+// head says Connection: close. detach tells whether the server keeps
+// hijacked connections open after their handler returns.
+func (s *SSE) startStream(ctx *fasthttp.RequestCtx, lease upstream.Lease, resp *fasthttp.Response, ttfb time.Duration, detach bool) {
 	lease.Upstream().StreamOpened(upstream.SSE)
 	st := &sseStream{
 		h:         s,
@@ -210,6 +211,7 @@ func (s *SSE) startStream(ctx *fasthttp.RequestCtx, lease upstream.Lease, resp *
 		lastWrite: time.Now(),
 		chunked:   resp.Header.ContentLength() == -1,
 		identity:  !ctx.Request.Header.IsHTTP11(),
+		detach:    detach,
 	}
 	st.peer = newPeer(st.client)
 	h := &ctx.Response.Header
@@ -224,5 +226,5 @@ func (s *SSE) startStream(ctx *fasthttp.RequestCtx, lease upstream.Lease, resp *
 	}
 	st.ctx = ctx // serve writes the head: the middleware after this handler may still change it
 	ctx.HijackSetNoResponse(true)
-	ctx.Hijack(st.serve)
+	ctx.Hijack(st.begin)
 }

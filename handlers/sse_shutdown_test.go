@@ -106,3 +106,42 @@ func TestSSERefusedWhileShuttingDown(t *testing.T) {
 		t.Errorf("after refusing: inflight %d, active SSE %d", u.Inflight(), u.Snapshot().ActiveSSE)
 	}
 }
+
+// On a server that closes hijacked connections when their handler returns
+// (fasthttp's default), the stream is relayed inside the handler.
+func TestSSEOnServerClosingHijackedConns(t *testing.T) {
+	checkLeaks(t)
+	up := newSSEUpstream(t, "text/event-stream")
+	cfg := gatewaytest.Config(map[string][]string{"s": {up.srv.URL}})
+	pool, err := upstream.New(upstream.Options{Services: cfg.Upstreams})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	sse := handlers.NewSSE(pool, cfg)
+	f := fiber.New(fiber.Config{DisableStartupMessage: true})
+	f.Get("/sse/:service/*", sse.Handle)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = f.Listener(ln) }()
+	t.Cleanup(func() { _ = f.Shutdown() })
+
+	c := openStreamProto(t, ln.Addr().String(), "HTTP/1.1", "GET", "/sse/s/")
+	up.request(t)
+	for i := 1; i <= 2; i++ {
+		up.send(t, stampedEvent(i))
+		if d := stampDelay(t, c.event(t)); d > firstEventWithin {
+			t.Errorf("event %d after %v", i, d)
+		}
+	}
+	close(up.end)
+	if err := c.ended(t, 2*time.Second); !errors.Is(err, io.EOF) {
+		t.Errorf("stream ended with %v, want a clean end", err)
+	}
+	u := pool.Service("s").Upstreams()[0]
+	gatewaytest.Eventually(t, time.Second, func() bool {
+		return u.Inflight() == 0 && u.Snapshot().ActiveSSE == 0
+	}, "inflight and active SSE back to 0")
+}

@@ -44,34 +44,58 @@ type sseStream struct {
 	upErr     error // the upstream read error that ended the stream
 	midLine   bool  // the last byte relayed was not a '\n'
 	chunked   bool  // the upstream body is chunked (see relay)
+	detach    bool  // the server keeps hijacked connections (see begin)
 	identity  bool  // the client is HTTP/1.0: no chunked framing
 	ended     endReason
 }
 
 var _ upstream.StreamWatcher = (*sseStream)(nil)
 
-// serve is the stream's fasthttp.HijackHandler: it writes the response
-// head, relays the body until either side ends it, cleans up and closes
-// the client connection (fasthttp leaves that to the handler when the
-// server keeps hijacked connections, as the WebSocket bridge needs). A
-// clean end (the upstream's, or one the gateway chose) ends the body
-// properly; an upstream failure just drops the connection, so the client
-// sees the stream cut short.
-func (st *sseStream) serve(net.Conn) {
-	defer st.h.active.Add(-1)
-	defer st.client.Close()
-	defer st.close()
+// begin is the stream's fasthttp.HijackHandler: it writes the response
+// head, then relays the stream. When the server keeps hijacked connections
+// (as the WebSocket bridge needs), the relay runs in a goroutine of its
+// own and begin returns at once, so that fasthttp lets go of the request
+// context and the connection's read buffer for the stream's whole life;
+// otherwise fasthttp would close the connection on return, and the relay
+// runs in begin.
+func (st *sseStream) begin(net.Conn) {
 	err := st.write(st.ctx.Response.Header.Header())
 	st.ctx = nil
-	if st.conn != nil && err == nil {
+	if err != nil {
+		st.end(err)
+		return
+	}
+	if st.detach {
+		go st.run()
+		return
+	}
+	st.run()
+}
+
+// run relays the body until either side ends it, then ends the stream.
+func (st *sseStream) run() {
+	var err error
+	if st.conn != nil {
 		err = st.conn.Watch(st.h.tick, st)
 	}
 	for err == nil {
 		err = st.relay()
 	}
+	st.end(err)
+}
+
+// end finishes the stream that err ended. A clean end (io.EOF: the
+// upstream's, or one the gateway chose) ends the body properly; an
+// upstream failure just drops the connection, so the client sees the
+// stream cut short. Then the upstream is let go and the client connection
+// closed.
+func (st *sseStream) end(err error) {
 	if err == io.EOF && !st.identity {
 		_ = st.write([]byte(lastChunk))
 	}
+	st.close()
+	_ = st.client.Close()
+	st.h.active.Add(-1)
 }
 
 // relay waits for the upstream's next bytes and writes them to the client
