@@ -3,12 +3,12 @@ package handlers
 import (
 	"context"
 	"log/slog"
+	"net/http"
 	"net/netip"
 	"sync"
 	"time"
 
 	"github.com/fasthttp/websocket"
-	contribws "github.com/gofiber/contrib/websocket"
 	"github.com/gofiber/fiber/v2"
 
 	"gateway/apierror"
@@ -19,18 +19,21 @@ import (
 // Buffer sizes of the bridges' WebSocket connections, chosen for memory: an
 // idle bridge should hold no buffer beyond the two small read buffers.
 const (
-	// wsReadBufferSize is each connection's read buffer. It must hold a
-	// control frame (125 bytes + header); message payloads larger than it are
-	// read straight into the copy buffer, so a bigger one saves nothing.
-	wsReadBufferSize = 512
+	// wsReadBufferSize is the read buffer of the WebSocket library's
+	// connections, which read only the upstream's handshake response: frames
+	// are read by frameReader. It is the library's minimum.
+	wsReadBufferSize = 125
 	// wsWriteBufferSize is the write buffer, and so the largest frame the
 	// gateway writes. Write buffers come from a pool and are held only while
 	// a message is being written.
 	wsWriteBufferSize = 8 << 10
-	// wsChunkSize is the most the gateway reads from one side before
-	// writing it to the other (capped by WS_MAX_BUFFERED_BYTES). Chunks come
-	// from a pool, held only while a message is being copied.
-	wsChunkSize = 16 << 10
+	// wsChunkSize is the read buffer of a side, and so the most the gateway
+	// reads from one side before writing it to the other (capped by
+	// WS_MAX_BUFFERED_BYTES, but at least wsMinChunkSize, which holds any
+	// frame header and control frame). Buffers come from a pool, held only
+	// while bytes read are waiting to be written.
+	wsChunkSize    = 16 << 10
+	wsMinChunkSize = 256
 	// wsCloseGrace is how long a bridge waits, once a close frame has been
 	// sent, for the other side's close frame before cutting both sockets.
 	wsCloseGrace = 2 * time.Second
@@ -50,19 +53,16 @@ const (
 	msgWSMisconfigured   = "websocket bridge needs fasthttp KeepHijackedConns"
 )
 
-// localPending is the fiber.Ctx Locals key that carries a dialled upstream
-// connection from Handle to the upgraded client connection.
-const localPending = "gateway.ws.pending"
-
 // WSBridge serves `GET /ws/:service?path=/p`: it opens a WebSocket to an
 // upstream of the service at its base path + p, and only once the upstream
-// has accepted upgrades the client (gofiber/contrib/websocket) and copies
-// messages both ways until either side closes (issue 3).
+// has accepted upgrades the client and copies messages both ways until
+// either side closes (issue 3).
 //
-// Each bridge costs two goroutines, one per direction, which block reading
-// and hold no buffer while idle: the Fiber server must have
-// KeepHijackedConns set, so that the upgrade's goroutine and request
-// context are released as soon as the bridge has started.
+// Each bridge costs two goroutines, one per direction, which wait on their
+// sockets holding no buffer and a minimal stack while idle (frameReader).
+// The Fiber server must have KeepHijackedConns set, so that the upgrade's
+// goroutine and request context are released as soon as the bridge has
+// started.
 //
 // The bridge holds its upstream lease for its whole life, so open bridges
 // count as load in selection; it must not be copied.
@@ -71,7 +71,7 @@ type WSBridge struct {
 	log        *slog.Logger
 	trusted    []netip.Prefix
 	dialer     websocket.Dialer
-	upgrade    fiber.Handler // contrib/websocket's, ending in serve
+	upgrader   websocket.Upgrader
 	timeout    time.Duration // upstream handshake, and client upgrade hand-off
 	retryAfter int
 
@@ -102,7 +102,7 @@ func NewWSBridge(pool *upstream.Pool, cfg *config.Config, log *slog.Logger) *WSB
 		interval:     cfg.WSPingInterval,
 		writeTimeout: cfg.WSPingInterval,
 		maxMessage:   int64(cfg.WSMaxMessageBytes),
-		chunkSize:    min(wsChunkSize, max(cfg.WSMaxBufferedBytes, 1)),
+		chunkSize:    min(wsChunkSize, max(cfg.WSMaxBufferedBytes, wsMinChunkSize)),
 		ping:         []byte(wsKeepalivePayload),
 		live:         newBridgeSet(),
 	}
@@ -111,13 +111,16 @@ func NewWSBridge(pool *upstream.Pool, cfg *config.Config, log *slog.Logger) *WSB
 		return &b
 	}
 	w.dialer = newWSDialer(cfg.DialTimeout, cfg.ProxyTimeout, &w.writeBufs)
-	w.upgrade = contribws.New(w.serve, contribws.Config{
-		ReadBufferSize:  wsReadBufferSize,
-		WriteBufferSize: wsWriteBufferSize,
-		WriteBufferPool: &w.writeBufs,
-		// Subprotocols stays nil: the upgrader then answers with the
-		// Sec-WebSocket-Protocol that Handle copied from the upstream.
-	})
+	w.upgrader = websocket.Upgrader{
+		HandshakeTimeout: cfg.ProxyTimeout, // writing the 101
+		ReadBufferSize:   wsReadBufferSize,
+		WriteBufferSize:  wsWriteBufferSize,
+		WriteBufferPool:  &w.writeBufs,
+		// Any origin: the upstream, which receives the client's Origin,
+		// decides. Subprotocols stays nil: the upgrader then answers with
+		// the Sec-WebSocket-Protocol the upstream chose.
+		CheckOrigin: func(*http.Request) bool { return true },
+	}
 	return w
 }
 
@@ -153,47 +156,8 @@ func (w *WSBridge) Handle(c *fiber.Ctx) error {
 		return nil // dial wrote the error answer
 	}
 	p.armHandoff(w.timeout)
-	c.Locals(localPending, p)
-	if err := w.upgrade(c); err != nil {
-		p.release()
-		return err
-	}
+	w.hijack(c, p)
 	return nil
-}
-
-// checkUpgrade returns the error answer for a request that is not a valid
-// WebSocket opening handshake (RFC 6455 §4.2.1), or 0: it is checked before
-// any upstream is dialled.
-func checkUpgrade(c *fiber.Ctx) (int, string) {
-	ctx := c.Context()
-	h := &ctx.Request.Header
-	switch {
-	case !websocket.FastHTTPIsWebSocketUpgrade(ctx):
-		c.Set(fiber.HeaderUpgrade, "websocket")
-		c.Set(fiber.HeaderConnection, "Upgrade")
-		return fiber.StatusUpgradeRequired, msgWSUpgradeRequired
-	case string(h.Peek("Sec-WebSocket-Version")) != "13":
-		c.Set("Sec-WebSocket-Version", "13") // RFC 6455 §4.4
-		return fiber.StatusUpgradeRequired, msgWSUpgradeRequired
-	case len(h.Peek("Sec-WebSocket-Key")) == 0:
-		return fiber.StatusBadRequest, msgWSUpgradeRequired
-	}
-	return 0, ""
-}
-
-// serve runs on the hijacked client connection once the client is
-// upgraded: it starts the bridge and returns, letting fasthttp release the
-// request (KeepHijackedConns keeps the connection open).
-//
-// conn.Subprotocol must not be used: the upgrader aliases it to request
-// memory that fasthttp reuses once serve returns.
-func (w *WSBridge) serve(conn *contribws.Conn) {
-	p, _ := conn.Locals(localPending).(*pendingBridge)
-	if p == nil || !p.claim() {
-		_ = conn.Close() // the hand-off timed out; the upstream side is gone
-		return
-	}
-	newBridge(w, conn.Conn, p).start()
 }
 
 // Stats returns the bridges' counters.

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"math"
+	"net"
 	"sync/atomic"
 	"time"
 
@@ -43,7 +44,8 @@ func (s wsSide) other() wsSide { return 1 - s }
 // stopped, or wsCloseGrace after the first close frame.
 type bridge struct {
 	h       *WSBridge
-	conns   [2]*websocket.Conn // by wsSide
+	conns   [2]*websocket.Conn // by wsSide; written through, never read
+	readers [2]frameReader     // by wsSide
 	up      *upstream.Upstream
 	lease   upstream.Lease // zero when settled at the handshake
 	latency time.Duration
@@ -55,12 +57,12 @@ type bridge struct {
 	grace     atomic.Pointer[time.Timer]
 }
 
-func newBridge(h *WSBridge, client *websocket.Conn, p *pendingBridge) *bridge {
+// newBridge joins client, upgraded on the socket clientRaw (which already
+// delivered early), to the upstream connection of p.
+func newBridge(h *WSBridge, client *websocket.Conn, clientRaw net.Conn, early []byte, p *pendingBridge) *bridge {
 	b := &bridge{h: h, conns: [2]*websocket.Conn{client, p.conn}, up: p.up, lease: p.lease, latency: p.latency}
-	client.SetReadLimit(h.maxMessage)
-	for _, s := range [...]wsSide{sideClient, sideUpstream} {
-		b.installHandlers(s)
-	}
+	b.readers[sideClient].init(clientRaw, early, true, &h.chunks)
+	b.readers[sideUpstream].init(p.raw, p.early, false, &h.chunks)
 	return b
 }
 
@@ -83,27 +85,6 @@ func (b *bridge) start() {
 	if !registered {
 		b.end(websocket.CloseGoingAway, msgWSShuttingDown)
 	}
-}
-
-// installHandlers makes side s pass pings and pongs to the other side and
-// leave close frames to its copier. Pongs answering the gateway's own
-// keep-alive pings are consumed. Every control frame counts as a sign of
-// life.
-func (b *bridge) installHandlers(s wsSide) {
-	c, to := b.conns[s], b.conns[s.other()]
-	c.SetPingHandler(func(data string) error {
-		b.touch(s)
-		_ = to.WriteControl(websocket.PingMessage, []byte(data), time.Now().Add(wsControlTimeout))
-		return nil
-	})
-	c.SetPongHandler(func(data string) error {
-		b.touch(s)
-		if data != wsKeepalivePayload {
-			_ = to.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(wsControlTimeout))
-		}
-		return nil
-	})
-	c.SetCloseHandler(func(int, string) error { return nil }) // no automatic echo: the copier forwards it
 }
 
 // touch records a frame read from side s now.

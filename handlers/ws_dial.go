@@ -2,7 +2,10 @@ package handlers
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -20,11 +23,31 @@ import (
 // newWSDialer returns the dialer of upstream WebSockets: TCP connect bounded
 // by dialTimeout, the whole handshake by handshakeTimeout, small buffers,
 // write buffers from pool, no compression (the bridge copies frames'
-// payloads and would otherwise inflate and deflate every message).
+// payloads and would otherwise inflate and deflate every message). Its
+// connections are handshakeConns.
 func newWSDialer(dialTimeout, handshakeTimeout time.Duration, pool websocket.BufferPool) websocket.Dialer {
 	nd := &net.Dialer{Timeout: dialTimeout}
 	return websocket.Dialer{
-		NetDialContext:   nd.DialContext,
+		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := nd.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			return &handshakeConn{Conn: c}, nil
+		},
+		NetDialTLSContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := nd.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			host, _, _ := net.SplitHostPort(addr)
+			tc := tls.Client(c, &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12})
+			if err := tc.HandshakeContext(ctx); err != nil {
+				c.Close()
+				return nil, fmt.Errorf("TLS handshake with %s: %w", addr, err)
+			}
+			return &handshakeConn{Conn: tc}, nil
+		},
 		HandshakeTimeout: handshakeTimeout,
 		ReadBufferSize:   wsReadBufferSize,
 		WriteBufferSize:  wsWriteBufferSize,
@@ -37,7 +60,10 @@ func newWSDialer(dialTimeout, handshakeTimeout time.Duration, pool websocket.Buf
 // (release) takes it, so the upstream connection and the lease cannot leak
 // when fasthttp fails to write the client's 101 and never runs the upgrade.
 type pendingBridge struct {
-	conn    *websocket.Conn
+	client  clientHandshake
+	conn    *websocket.Conn // written through; read by the bridge through raw
+	raw     net.Conn        // the socket (or TLS connection) under conn
+	early   []byte          // frames the upstream sent right behind its 101
 	up      *upstream.Upstream
 	lease   upstream.Lease // zero when settled at the handshake
 	latency time.Duration  // handshake time, the lease's latency sample
@@ -59,15 +85,16 @@ func (p *pendingBridge) claim() bool {
 	return true
 }
 
-// release closes the upstream connection of a bridge that never started.
-// The upstream did its part, so the lease ends as a success.
+// release gives p up unless a bridge has claimed it.
 func (p *pendingBridge) release() {
-	if !p.taken.CompareAndSwap(false, true) {
-		return
+	if p.taken.CompareAndSwap(false, true) {
+		p.finishUnused()
 	}
-	if p.timer != nil {
-		p.timer.Stop()
-	}
+}
+
+// finishUnused closes the upstream connection of a bridge that never
+// started. The upstream did its part, so the lease ends as a success.
+func (p *pendingBridge) finishUnused() {
 	_ = p.conn.Close()
 	p.lease.Done(upstream.Outcome{Status: fasthttp.StatusSwitchingProtocols, Latency: p.latency})
 }
@@ -75,8 +102,8 @@ func (p *pendingBridge) release() {
 // dial opens the upstream WebSocket for the client's request on an
 // upstream of svc, retrying once on another upstream when the first could
 // not be reached and the retry budget allows (an upgrade is a GET without a
-// body; nothing was done). On success it copies the upstream's chosen
-// subprotocol and cookies into the client's response-to-be. On failure it
+// body; nothing was done). On success the upstream's chosen subprotocol and
+// cookies are kept for the client's 101. On failure it
 // writes the gateway's answer (503 no upstream, 502 refused or bad
 // handshake, 504 timeout) and returns nil.
 func (w *WSBridge) dial(c *fiber.Ctx, svc *upstream.Service, path, query []byte) *pendingBridge {
@@ -133,7 +160,12 @@ func (w *WSBridge) dialOne(c *fiber.Ctx, u *upstream.Upstream, lease upstream.Le
 	if err != nil {
 		return nil, w.dialFailed(c, u, lease, resp, err)
 	}
-	conn.SetReadLimit(w.maxMessage)
+	hc, ok := conn.NetConn().(*handshakeConn)
+	if !ok { // the dialer only makes handshakeConns
+		_ = conn.Close()
+		lease.Done(upstream.Outcome{Err: errors.New("unexpected upstream connection type")})
+		return nil, failure{fasthttp.StatusBadGateway, msgBadResponse, false}
+	}
 	if u.State() != upstream.StateClosed {
 		// This upgrade is probably the breaker's half-open probe: settle it
 		// now rather than when the bridge ends, hours later, which would
@@ -142,13 +174,15 @@ func (w *WSBridge) dialOne(c *fiber.Ctx, u *upstream.Upstream, lease upstream.Le
 		lease.Done(upstream.Outcome{Status: fasthttp.StatusSwitchingProtocols, Latency: latency})
 		lease = upstream.Lease{}
 	}
+	p := &pendingBridge{conn: conn, raw: hc.Conn, early: hc.rest(), up: u, lease: lease, latency: latency}
+	p.client.header = make(http.Header, 3)
 	if sp := conn.Subprotocol(); sp != "" {
-		c.Set(fiber.HeaderSecWebSocketProtocol, sp)
+		p.client.header.Set(fiber.HeaderSecWebSocketProtocol, sp)
 	}
-	for _, ck := range resp.Header.Values(fiber.HeaderSetCookie) {
-		c.Context().Response.Header.Add(fiber.HeaderSetCookie, ck)
+	if cookies := resp.Header.Values(fiber.HeaderSetCookie); len(cookies) > 0 {
+		p.client.header[fiber.HeaderSetCookie] = cookies
 	}
-	return &pendingBridge{conn: conn, up: u, lease: lease, latency: latency}, failure{}
+	return p, failure{}
 }
 
 // dialFailed ends the lease of a failed dial and returns the client's
@@ -191,4 +225,58 @@ func (w *WSBridge) upstreamHeader(ctx *fasthttp.RequestCtx) http.Header {
 		out[key] = append(out[key], string(v))
 	}
 	return out
+}
+
+// handshakeConn is an upstream connection while the dialer reads the
+// upstream's 101: it hands the dialer's buffered reader nothing past the
+// blank line ending the response header, so the first frames, which an
+// upstream may send right behind its 101, stay here (rest) for the
+// bridge's frameReader, which reads the connection under it.
+type handshakeConn struct {
+	net.Conn
+	pending   []byte // read, not handed out
+	lineStart bool   // the last byte handed out ended a line
+	done      bool   // the header's end was handed out
+}
+
+func (c *handshakeConn) Read(p []byte) (int, error) {
+	if c.done {
+		return 0, io.EOF // a refused handshake's body: not needed
+	}
+	if len(c.pending) == 0 {
+		buf := make([]byte, 512) // not kept: the connection lives on, its handshake buffer must not
+		n, err := c.Conn.Read(buf)
+		if n == 0 {
+			return 0, err
+		}
+		c.pending = buf[:n]
+	}
+	n := min(len(p), len(c.pending))
+	for i, b := range c.pending[:n] {
+		switch {
+		case b == '\n' && c.lineStart:
+			n, c.done = i+1, true
+		case b == '\n':
+			c.lineStart = true
+		case b != '\r':
+			c.lineStart = false
+		}
+		if c.done {
+			break
+		}
+	}
+	copy(p, c.pending[:n])
+	c.pending = c.pending[n:]
+	return n, nil
+}
+
+// rest returns the bytes read past the response header, and lets go of
+// the read buffer.
+func (c *handshakeConn) rest() []byte {
+	var rest []byte
+	if len(c.pending) > 0 {
+		rest = append(rest, c.pending...)
+	}
+	c.pending = nil
+	return rest
 }
