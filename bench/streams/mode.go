@@ -29,7 +29,9 @@ type mode interface {
 // modes returns the available modes by name.
 func modes() map[string]mode {
 	return map[string]mode{
-		"sse": sseMode{},
+		"sse":       sseMode{},
+		"ws":        &wsMode{},             // ws.go
+		"ws-direct": &wsMode{direct: true}, // ws.go: same clients, straight to the upstream
 	}
 }
 
