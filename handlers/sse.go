@@ -52,12 +52,14 @@ const msgDraining = "gateway shutting down"
 type SSE struct {
 	proxy     *Proxy
 	heartbeat time.Duration // 0: no heartbeats
-	tick      time.Duration // divides heartbeat; at most liveCheckInterval
 	bufs      sync.Pool     // *relayBuffer
+	active    atomic.Int64  // streams admitted and not yet ended
+	stopping  atomic.Bool
 
-	mu       sync.Mutex // orders admissions against Shutdown
-	stopping atomic.Bool
-	active   atomic.Int64 // streams admitted and not yet ended
+	mu      sync.Mutex // guards what follows, and orders admissions against Shutdown
+	streams map[uint64]*sseStream
+	nextID  uint64
+	hangups *hangups // nil: none running, or none on this platform
 }
 
 // NewSSE returns the /sse handler over pool, configured by cfg:
@@ -67,13 +69,13 @@ func NewSSE(pool *upstream.Pool, cfg *config.Config) *SSE {
 	return &SSE{
 		proxy:     NewProxy(pool, cfg),
 		heartbeat: cfg.SSEHeartbeat,
-		tick:      tickInterval(cfg.SSEHeartbeat),
 		bufs:      sync.Pool{New: func() any { return new(relayBuffer) }},
 	}
 }
 
-// tickInterval returns the longest interval not above liveCheckInterval
-// that divides heartbeat evenly, so heartbeats fall on ticks.
+// tickInterval returns the quiet interval of a stream that polls its
+// client: the longest not above liveCheckInterval that divides heartbeat
+// evenly, so heartbeats fall on ticks.
 func tickInterval(heartbeat time.Duration) time.Duration {
 	if heartbeat <= 0 {
 		return liveCheckInterval
@@ -82,15 +84,15 @@ func tickInterval(heartbeat time.Duration) time.Duration {
 	return heartbeat / n
 }
 
-// Shutdown ends every open stream with a clean end of body at its next tick
-// (within liveCheckInterval) and waits, until ctx ends, for all of them to
-// have closed both their connections. Streams asked for afterwards are
+// Shutdown ends every open stream with a clean end of body and waits,
+// until ctx ends, for all of them to have closed both their connections. Streams asked for afterwards are
 // refused with 503. The server's own graceful shutdown does not wait for
 // them: a stream's connection is no longer the server's.
 func (s *SSE) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.stopping.Store(true)
 	s.mu.Unlock()
+	s.wakeAll()
 	t := time.NewTicker(5 * time.Millisecond)
 	defer t.Stop()
 	for s.active.Load() > 0 {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -37,8 +38,13 @@ type sseStream struct {
 	conn   *upstream.StreamConn // nil: no ticks (not a StreamClient connection)
 	client net.Conn             // the client's connection, taken over from fasthttp
 	ctx    *fasthttp.RequestCtx // until the response head is written
-	peer   peer
+	peer   peer                 // polled at each tick when no watcher has the client
 
+	id      uint64      // in SSE.streams
+	hangups *hangups    // the watcher of the client's hang-up; nil: polled
+	gone    atomic.Bool // set by the watcher: the client hung up
+
+	tick      time.Duration // the upstream connection's quiet interval; 0: none
 	ttfb      time.Duration
 	lastWrite time.Time
 	upErr     error // the upstream read error that ended the stream
@@ -74,14 +80,44 @@ func (st *sseStream) begin(net.Conn) {
 
 // run relays the body until either side ends it, then ends the stream.
 func (st *sseStream) run() {
-	var err error
-	if st.conn != nil {
-		err = st.conn.Watch(st.h.tick, st)
-	}
+	err := st.start()
 	for err == nil {
 		err = st.relay()
 	}
 	st.end(err)
+}
+
+// start registers the stream and watches its upstream connection: with its
+// client's hang-ups watched, it ticks only for heartbeats; otherwise it
+// also polls its client at least every liveCheckInterval. A shutdown or
+// hang-up that came before the watch is caught by one tick right after.
+func (st *sseStream) start() error {
+	if !st.h.register(st) {
+		st.ended = endShutdown
+		return io.EOF
+	}
+	if st.conn == nil {
+		return nil
+	}
+	interval := st.h.heartbeat
+	if st.hangups == nil {
+		interval = tickInterval(st.h.heartbeat)
+	}
+	st.tick = interval
+	if err := st.conn.Watch(interval, st); err != nil {
+		return err
+	}
+	if st.Tick() != nil {
+		return io.EOF // ended by the gateway: a clean end
+	}
+	return nil
+}
+
+// wake makes the stream tick now; any goroutine may call it.
+func (st *sseStream) wake() {
+	if st.conn != nil {
+		_ = st.conn.Wake()
+	}
 }
 
 // end finishes the stream that err ended. A clean end (io.EOF: the
@@ -94,6 +130,7 @@ func (st *sseStream) end(err error) {
 		_ = st.write([]byte(lastChunk))
 	}
 	st.close()
+	st.h.unregister(st)
 	_ = st.client.Close()
 	st.h.active.Add(-1)
 }
@@ -160,12 +197,12 @@ func (st *sseStream) Tick() error {
 	case st.h.stopping.Load():
 		st.ended = endShutdown
 		return errStreamStopped
-	case st.peer.gone():
+	case st.gone.Load(), st.hangups == nil && st.peer.gone():
 		st.ended = endClientGone
 		return errStreamStopped
 	}
 	hb := st.h.heartbeat
-	if hb <= 0 || st.midLine || time.Since(st.lastWrite) < hb-st.h.tick/2 {
+	if hb <= 0 || st.midLine || time.Since(st.lastWrite) < hb-st.tick/2 {
 		return nil
 	}
 	beat := heartbeatChunk

@@ -75,12 +75,13 @@ func StreamConnOf(resp *fasthttp.Response) *StreamConn {
 func (c *StreamConn) LocalAddr() net.Addr { return &c.laddr }
 
 // Watch switches c to stream mode: the read deadline of the request is
-// dropped, and every interval during which a Read waits, w.Tick runs. Call
-// it once the response headers are read, and Unwatch before the body stream
-// is closed (which may hand c back to the pool). interval must be positive.
+// dropped, and every interval during which a Read waits, w.Tick runs
+// (interval 0: no periodic ticks, only those Wake asks for). Call it once
+// the response headers are read, and Unwatch before the body stream is
+// closed (which may hand c back to the pool).
 func (c *StreamConn) Watch(interval time.Duration, w StreamWatcher) error {
 	c.interval, c.watcher = interval, w
-	return c.Conn.SetReadDeadline(time.Now().Add(interval))
+	return c.Conn.SetReadDeadline(c.nextDeadline())
 }
 
 // Unwatch ends stream mode and clears the read deadline.
@@ -89,10 +90,25 @@ func (c *StreamConn) Unwatch() error {
 	return c.Conn.SetReadDeadline(time.Time{})
 }
 
-// Read reads from the connection. While watched, the interval's deadline
-// expiring is never an error: Tick runs, the deadline moves one interval on
-// and the read resumes, so the parsers above (bufio, chunked framing, TLS)
-// never see a timeout in the middle of their state.
+// Wake makes the watcher's Tick run at once, from within the Read waiting
+// on c or the next one. Unlike the other methods it may be called from any
+// goroutine, for instance by one that learns the stream's client has gone.
+func (c *StreamConn) Wake() error { return c.Conn.SetReadDeadline(time.Now()) }
+
+// nextDeadline is the read deadline of the next quiet interval.
+func (c *StreamConn) nextDeadline() time.Time {
+	if c.interval <= 0 {
+		return time.Time{}
+	}
+	return time.Now().Add(c.interval)
+}
+
+// Read reads from the connection. While watched, the deadline expiring is
+// never an error: the deadline moves one interval on, Tick runs and the
+// read resumes, so the parsers above (bufio, chunked framing, TLS) never
+// see a timeout in the middle of their state. The deadline moves before
+// Tick runs, so a Wake racing with a tick is never lost: either Tick sees
+// what the waker set before waking, or the wake expires the new deadline.
 func (c *StreamConn) Read(p []byte) (int, error) {
 	for {
 		n, err := c.Conn.Read(p)
@@ -102,10 +118,10 @@ func (c *StreamConn) Read(p []byte) (int, error) {
 		if n > 0 { // data, then the deadline: the next Read ticks
 			return n, nil
 		}
-		if err := c.watcher.Tick(); err != nil {
+		if err := c.Conn.SetReadDeadline(c.nextDeadline()); err != nil {
 			return 0, err
 		}
-		if err := c.Conn.SetReadDeadline(time.Now().Add(c.interval)); err != nil {
+		if err := c.watcher.Tick(); err != nil {
 			return 0, err
 		}
 	}

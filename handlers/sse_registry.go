@@ -1,0 +1,86 @@
+package handlers
+
+// The SSE handler's registry of running streams: Shutdown wakes them all,
+// and, where the platform allows, a watcher of client hang-ups wakes the
+// one whose client left (see hangups). Everything here holds SSE.mu.
+
+// register adds st to the running streams and has its client watched for
+// hang-ups when possible (st.hangups). It reports false once the gateway
+// is shutting down.
+func (s *SSE) register(st *sseStream) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopping.Load() {
+		return false
+	}
+	if s.streams == nil {
+		s.streams = make(map[uint64]*sseStream)
+	}
+	s.nextID++
+	st.id = s.nextID
+	s.streams[st.id] = st
+	if s.hangups == nil {
+		s.hangups = startHangups(s)
+	}
+	if s.hangups != nil && s.hangups.add(st.id, st.client) {
+		st.hangups = s.hangups
+	}
+	return true
+}
+
+// unregister removes st; it must run before st's client connection is
+// closed, so that its descriptor is out of the hang-up watcher before it
+// can be reused.
+func (s *SSE) unregister(st *sseStream) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.streams, st.id)
+	if st.hangups != nil {
+		st.hangups.remove(st.client)
+	}
+}
+
+// hungUp is called by the hang-up watcher for the stream whose client has
+// closed its connection; the stream ends at once.
+func (s *SSE) hungUp(id uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st := s.streams[id]; st != nil {
+		st.gone.Store(true)
+		st.wake()
+	}
+}
+
+// wakeAll makes every running stream tick now (on shutdown).
+func (s *SSE) wakeAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, st := range s.streams {
+		st.wake()
+	}
+}
+
+// hangupsIdle is asked by the hang-up watcher after each wait: with no
+// stream left to watch it is released, and the watcher ends (the next
+// stream starts another).
+func (s *SSE) hangupsIdle(h *hangups) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.streams) > 0 || s.hangups != h {
+		return false
+	}
+	s.hangups = nil
+	return true
+}
+
+// hangupsFailed is told by a watcher that can no longer wait (which
+// epoll_wait does not do short of a bug): it is released, so the next
+// stream starts another, and the streams it watched notice their client
+// leaving at their next write, as on platforms without a watcher.
+func (s *SSE) hangupsFailed(h *hangups) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.hangups == h {
+		s.hangups = nil
+	}
+}
