@@ -8,11 +8,14 @@ import (
 	"syscall"
 )
 
-// peer checks whether a stream's client is still connected, without
-// reading from its connection: a peek at the socket (recv with MSG_PEEK on
-// the non-blocking descriptor) returns 0 bytes once the client has closed
-// it, or ECONNRESET, and EAGAIN while it is open and quiet. A client that
-// sends something (a pipelined request) counts as present.
+// peer checks whether a stream's client is still connected, where no
+// hang-up watcher does (see hangups). It reads what is waiting on the
+// non-blocking socket: 0 bytes means the client has closed its side, an
+// error such as ECONNRESET that it is gone, and EAGAIN that it is there
+// and quiet. Bytes the client sent are discarded: the stream owns the
+// connection, which closes when the stream ends, so nothing the client
+// sends after its request will be answered, and unread bytes would hide
+// the end of file behind them.
 //
 // The zero peer (a connection without a descriptor, such as an in-memory
 // one in tests) never reports the client gone; the stream then notices at
@@ -50,16 +53,27 @@ func (p *peer) gone() bool {
 	return p.left
 }
 
+// maxDiscardReads bounds the reads of one check, so a client streaming
+// bytes at the gateway cannot keep a check running.
+const maxDiscardReads = 8
+
 // peek is run by Control with the descriptor.
 func (p *peer) peek(fd uintptr) {
-	var b [1]byte
-	n, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK)
-	switch {
-	case err == nil:
-		p.left = n == 0 // 0 bytes: orderly shutdown by the client
-	case errors.Is(err, syscall.EAGAIN), errors.Is(err, syscall.EINTR):
-		p.left = false
-	default:
-		p.left = true // ECONNRESET and the like
+	var b [256]byte
+	for range maxDiscardReads {
+		n, _, err := syscall.Recvfrom(int(fd), b[:], 0)
+		switch {
+		case err == nil && n == 0: // orderly shutdown by the client
+			p.left = true
+			return
+		case err == nil: // bytes sent after the request: discard, look again
+		case errors.Is(err, syscall.EAGAIN), errors.Is(err, syscall.EINTR):
+			p.left = false
+			return
+		default: // ECONNRESET and the like
+			p.left = true
+			return
+		}
 	}
+	p.left = false
 }

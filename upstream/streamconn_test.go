@@ -131,3 +131,48 @@ func TestStreamConnOf(t *testing.T) {
 		t.Errorf("LocalAddr prints %q, want the wrapped connection's", got)
 	}
 }
+
+// wakeWatcher records ticks on a channel and stops at the first.
+type wakeWatcher struct{ ticked chan struct{} }
+
+func (w wakeWatcher) Tick() error {
+	w.ticked <- struct{}{}
+	return errStop
+}
+
+func TestStreamConnWake(t *testing.T) {
+	tests := []struct {
+		name     string
+		interval time.Duration
+	}{
+		{"no periodic ticks", 0},
+		{"long interval", time.Hour},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, _ := pipeStreamConn(t)
+			w := wakeWatcher{ticked: make(chan struct{}, 1)}
+			if err := c.Watch(tt.interval, w); err != nil {
+				t.Fatal(err)
+			}
+			done := make(chan error, 1)
+			go func() { _, err := c.Read(make([]byte, 8)); done <- err }()
+			select {
+			case <-w.ticked:
+				t.Fatal("ticked before any wake")
+			case <-time.After(30 * time.Millisecond): // a tick would come at once with a stale deadline
+			}
+			if err := c.Wake(); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case err := <-done:
+				if !errors.Is(err, errStop) {
+					t.Fatalf("Read after Wake: %v", err)
+				}
+			case <-time.After(2 * time.Second):
+				t.Fatal("Wake did not make the waiting Read tick")
+			}
+		})
+	}
+}
