@@ -15,11 +15,11 @@ import (
 	"gateway/upstream"
 )
 
-// liveCheckInterval is how often a stream checks, while its upstream is
-// quiet, that its client is still there and the gateway is not shutting
-// down. It keeps "a client that disconnects closes the upstream connection
-// within 1 s" (issue 3) true for a silent upstream, whose stream would
-// otherwise only notice at its next write.
+// liveCheckInterval is how often a stream whose client no hang-up watcher
+// watches (off Linux) polls it while its upstream is quiet. It keeps "a
+// client that disconnects closes the upstream connection within 1 s"
+// (issue 3) true for a silent upstream, whose stream would otherwise only
+// notice at its next write.
 const liveCheckInterval = 500 * time.Millisecond
 
 // msgDraining answers a stream asked for while the gateway shuts down.
@@ -36,16 +36,18 @@ const msgDraining = "gateway shutting down"
 // X-Accel-Buffering: no added. Any other answer is passed through as /api
 // passes it.
 //
-// Memory per held stream is the point of the design (issue 3 measures it;
-// see bench/streams). Once the upstream's headers are in, the handler
-// takes the client connection over from fasthttp (a hijack), so the
-// server's worker goroutine, with the deep stack the request path grew,
-// and its response write buffer go back to their pools; a fresh,
-// shallow goroutine relays the stream, holding no buffer while it waits.
-// Quiet intervals on the upstream connection become ticks (see
-// upstream.StreamConn) at which the stream sends heartbeats and notices
-// its client leaving or the gateway shutting down, so no second goroutine
-// watches either.
+// Memory and CPU per held stream are the point of the design (issue 3
+// measures them; see bench/streams). Once the upstream's headers are in,
+// the handler takes the client connection over from fasthttp (a hijack),
+// so the server's worker goroutine, with the deep stack the request path
+// grew, its request context, read and write buffers go back to their
+// pools; a fresh, shallow goroutine relays the stream, holding no buffer
+// while it waits. It is the stream's only goroutine: its upstream
+// connection's quiet intervals become ticks (see upstream.StreamConn), at
+// which it writes heartbeats, and a tick can be forced from outside, which
+// is how one epoll watcher for all streams (see hangups) ends a stream the
+// moment its client hangs up, and how Shutdown ends them all. A quiet
+// stream thus costs no CPU between heartbeats.
 //
 // A stream counts as in flight on its upstream until it ends, and as an
 // active SSE stream; its latency sample is the time to the headers.
@@ -215,7 +217,6 @@ func (s *SSE) startStream(ctx *fasthttp.RequestCtx, lease upstream.Lease, resp *
 		identity:  !ctx.Request.Header.IsHTTP11(),
 		detach:    detach,
 	}
-	st.peer = newPeer(st.client)
 	h := &ctx.Response.Header
 	resp.Header.CopyTo(h)
 	finishResponse(ctx)

@@ -26,10 +26,11 @@ const (
 )
 
 // sseStream is one relayed event stream, from the moment its upstream's
-// headers are in. Every method runs on the goroutine serving it; Tick runs
-// inside the upstream read (see upstream.StreamConn), which is how a quiet
-// stream writes heartbeats and notices its client leaving without a
-// second goroutine.
+// headers are in. Its methods run on the goroutine serving it, but for
+// wake and the gone flag, which the hang-up watcher and Shutdown use; Tick
+// runs inside the upstream read (see upstream.StreamConn), which is how a
+// quiet stream writes heartbeats and ends when told to without a second
+// goroutine.
 type sseStream struct {
 	h      *SSE
 	lease  upstream.Lease
@@ -102,6 +103,7 @@ func (st *sseStream) start() error {
 	interval := st.h.heartbeat
 	if st.hangups == nil {
 		interval = tickInterval(st.h.heartbeat)
+		st.peer = newPeer(st.client)
 	}
 	st.tick = interval
 	if err := st.conn.Watch(interval, st); err != nil {
@@ -129,8 +131,8 @@ func (st *sseStream) end(err error) {
 	if err == io.EOF && !st.identity {
 		_ = st.write([]byte(lastChunk))
 	}
+	st.h.unregister(st) // first: no wake may reach the upstream connection once it is pooled
 	st.close()
-	st.h.unregister(st)
 	_ = st.client.Close()
 	st.h.active.Add(-1)
 }
