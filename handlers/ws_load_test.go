@@ -241,3 +241,27 @@ func TestWSShutdownClosesBridges(t *testing.T) {
 		t.Errorf("%d bridges counted after shutdown", n)
 	}
 }
+
+// BenchmarkWSRoundTrip is one small message through the bridge and back
+// (an echo upstream): two relayed messages per operation.
+func BenchmarkWSRoundTrip(b *testing.B) {
+	up := startWSUpstream(&testing.T{}, nil, echo)
+	defer up.Close()
+	gw := gatewaytest.Start(b, wsConfig(map[string][]string{"s": {up.URL}}))
+	c, _, err := websocket.DefaultDialer.Dial(wsURL(gw, "s", ""), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	msg := []byte("0123456789abcdef0123456789abcdef")
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		if err := c.WriteMessage(websocket.BinaryMessage, msg); err != nil {
+			b.Fatal(err)
+		}
+		if _, _, err := c.ReadMessage(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,8 +1,13 @@
 package handlers_test
 
 import (
+	"bufio"
 	"bytes"
+	"crypto/sha1"
+	"encoding/base64"
+	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -193,4 +198,95 @@ func TestWSHandshakeForwarding(t *testing.T) {
 			}
 		})
 	}
+}
+
+// unmasked returns payload unmasked with key.
+func unmasked(key, payload []byte) string {
+	out := make([]byte, len(payload))
+	for i := range payload {
+		out[i] = payload[i] ^ key[i%4]
+	}
+	return string(out)
+}
+
+// acceptKey is the Sec-WebSocket-Accept for key (RFC 6455 §4.2.2).
+func acceptKey(key string) string {
+	h := sha1.Sum([]byte(key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"))
+	return base64.StdEncoding.EncodeToString(h[:])
+}
+
+// A frame an upstream sends in the same write as its 101 reaches the
+// client; a frame a client sends right behind its handshake, without
+// waiting for the 101, reaches the upstream.
+func TestWSEarlyFrames(t *testing.T) {
+	checkLeaks(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan struct{})
+	go func() { // a bare upstream: 101 and a first message in one write, then echo via the library
+		defer close(served)
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		br := bufio.NewReader(c)
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			return
+		}
+		resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: " +
+			acceptKey(req.Header.Get("Sec-WebSocket-Key")) + "\r\n\r\n"
+		frame := append([]byte{0x81, byte(len("first"))}, "first"...)
+		if _, err := c.Write(append([]byte(resp), frame...)); err != nil {
+			return
+		}
+		var got bytes.Buffer
+		_, _ = io.Copy(&got, br) // until the gateway closes; starts with the client's early frame
+		if p := got.Bytes(); len(p) < 11 || p[0] != 0x81 || p[1] != 0x80|5 || unmasked(p[2:6], p[6:11]) != "early" {
+			t.Errorf("upstream did not get the client's early frame first: %q", p)
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); <-served })
+	gw := gatewaytest.Start(t, wsConfig(map[string][]string{"s": {"http://" + ln.Addr().String()}}))
+
+	c, err := net.Dial("tcp", gw.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	key := "dGhlIHNhbXBsZSBub25jZQ=="
+	req := "GET /ws/s HTTP/1.1\r\nHost: " + gw.Addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: " + key + "\r\nSec-WebSocket-Version: 13\r\n\r\n"
+	mask := [4]byte{1, 2, 3, 4}
+	early := []byte{0x81, 0x80 | byte(len("early")), mask[0], mask[1], mask[2], mask[3]}
+	for i, b := range []byte("early") {
+		early = append(early, b^mask[i%4])
+	}
+	if _, err := c.Write(append([]byte(req), early...)); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != 101 || resp.Header.Get("Sec-WebSocket-Accept") != acceptKey(key) {
+		t.Fatalf("handshake answer %d, accept %q", resp.StatusCode, resp.Header.Get("Sec-WebSocket-Accept"))
+	}
+	hdr := make([]byte, 2)
+	if _, err := io.ReadFull(br, hdr); err != nil {
+		t.Fatal(err)
+	}
+	payload := make([]byte, hdr[1]&0x7f)
+	if _, err := io.ReadFull(br, payload); err != nil {
+		t.Fatal(err)
+	}
+	if hdr[0] != 0x81 || string(payload) != "first" {
+		t.Fatalf("client got frame %x %q, want the upstream's first text message", hdr, payload)
+	}
+	c.Close()
 }

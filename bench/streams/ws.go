@@ -26,6 +26,7 @@ type wsMode struct {
 	direct bool
 	// Set by startUpstream.
 	upstream string  // host:port of the echo upstream
+	target   string  // the proxy: "gateway" or "nginx"
 	rate     float64 // messages a second per connection
 	size     int     // message bytes (at least the 8 of the timestamp)
 }
@@ -46,7 +47,7 @@ func (m *wsMode) startUpstream(ctx context.Context, c config) (string, func(), e
 	if err != nil {
 		return "", nil, err
 	}
-	m.upstream, m.rate, m.size = ln.Addr().String(), c.rate, max(8, c.size)
+	m.upstream, m.target, m.rate, m.size = ln.Addr().String(), c.target, c.rate, max(8, c.size)
 	up := &websocket.Upgrader{
 		ReadBufferSize:  512,
 		WriteBufferSize: 512,
@@ -88,8 +89,11 @@ func wsEcho(conn *websocket.Conn) {
 // upstream, and runs its sender and reader until ctx ends.
 func (m *wsMode) open(ctx context.Context, i int, d *dialer, addr string, rec *recorder) error {
 	url := "ws://" + addr + "/ws/" + service + "?path=/echo"
-	if m.direct {
+	switch {
+	case m.direct:
 		url = "ws://" + m.upstream + "/echo"
+	case m.target == "nginx": // nginx maps /ws/bench/ to the upstream's /
+		url = "ws://" + addr + "/ws/" + service + "/echo"
 	}
 	wd := websocket.Dialer{
 		NetDialContext:   func(ctx context.Context, _, _ string) (net.Conn, error) { return d.dial(ctx, i, hostOf(url)) },
