@@ -45,15 +45,16 @@ type sseStream struct {
 	hangups *hangups    // the watcher of the client's hang-up; nil: polled
 	gone    atomic.Bool // set by the watcher: the client hung up
 
-	tick      time.Duration // the upstream connection's quiet interval; 0: none
-	ttfb      time.Duration
-	lastWrite time.Time
-	upErr     error // the upstream read error that ended the stream
-	midLine   bool  // the last byte relayed was not a '\n'
-	chunked   bool  // the upstream body is chunked (see relay)
-	detach    bool  // the server keeps hijacked connections (see begin)
-	identity  bool  // the client is HTTP/1.0: no chunked framing
-	ended     endReason
+	tick          time.Duration // the upstream connection's quiet interval; 0: none
+	ttfb          time.Duration
+	lastWrite     time.Time
+	writeDeadline time.Time // the client connection's, see write
+	upErr         error     // the upstream read error that ended the stream
+	midLine       bool      // the last byte relayed was not a '\n'
+	chunked       bool      // the upstream body is chunked (see relay)
+	detach        bool      // the server keeps hijacked connections (see begin)
+	identity      bool      // the client is HTTP/1.0: no chunked framing
+	ended         endReason
 }
 
 var _ upstream.StreamWatcher = (*sseStream)(nil)
@@ -180,10 +181,16 @@ func (st *sseStream) read(p []byte) (int, error) {
 	return n, err
 }
 
-// write writes b to the client, giving up after clientWriteTimeout.
+// write writes b to the client, giving up after between a half and a
+// whole clientWriteTimeout: the deadline moves only once half of it is
+// spent, so a busy stream updates a timer every few seconds, not every
+// write.
 func (st *sseStream) write(b []byte) error {
-	if err := st.client.SetWriteDeadline(time.Now().Add(clientWriteTimeout)); err != nil {
-		return err
+	if now := time.Now(); st.writeDeadline.Sub(now) < clientWriteTimeout/2 {
+		st.writeDeadline = now.Add(clientWriteTimeout)
+		if err := st.client.SetWriteDeadline(st.writeDeadline); err != nil {
+			return err
+		}
 	}
 	_, err := st.client.Write(b)
 	return err
