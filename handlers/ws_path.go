@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strings"
 
+	"gateway/internal/pct"
 	"gateway/middleware"
 )
 
@@ -39,10 +40,10 @@ func validWSPath(p []byte) bool {
 		case b < 0x20 || b == 0x7f, b == '@', b == '?', b == '#':
 			return false
 		case b == '%':
-			if i+2 >= len(p) || !isHex(p[i+1]) || !isHex(p[i+2]) {
+			if i+2 >= len(p) || !pct.IsHex(p[i+1]) || !pct.IsHex(p[i+2]) {
 				return false
 			}
-			if v := unhex(p[i+1])<<4 | unhex(p[i+2]); v < 0x20 || v == 0x7f {
+			if v := pct.Unhex(p[i+1])<<4 | pct.Unhex(p[i+2]); v < 0x20 || v == 0x7f {
 				return false
 			}
 		}
@@ -117,24 +118,8 @@ func appendForwardedQuery(dst, q []byte) []byte {
 // names, decoding as fasthttp's Args does (%XX, '+' as space), so that
 // "p%61th=//evil" is recognised as path.
 func queryKeyIn(pair []byte, names ...string) bool {
-	if k := bytes.IndexByte(pair, '='); k >= 0 {
-		pair = pair[:k]
-	}
-	var buf [32]byte
-	key := buf[:0]
-	for i := 0; i < len(pair); i++ {
-		b := pair[i]
-		switch {
-		case b == '+':
-			b = ' '
-		case b == '%' && i+2 < len(pair) && isHex(pair[i+1]) && isHex(pair[i+2]):
-			b = unhex(pair[i+1])<<4 | unhex(pair[i+2])
-			i += 2
-		}
-		key = append(key, b)
-	}
 	for _, n := range names {
-		if string(key) == n {
+		if pct.QueryKeyIs(pair, n) {
 			return true
 		}
 	}
@@ -153,18 +138,4 @@ func isPathByte(b byte) bool {
 		return true
 	}
 	return strings.IndexByte("-._~!$&'()*+,;=:/%", b) >= 0
-}
-
-func isHex(b byte) bool {
-	return b >= '0' && b <= '9' || b >= 'a' && b <= 'f' || b >= 'A' && b <= 'F'
-}
-
-func unhex(b byte) byte {
-	switch {
-	case b >= 'a':
-		return b - 'a' + 10
-	case b >= 'A':
-		return b - 'A' + 10
-	}
-	return b - '0'
 }

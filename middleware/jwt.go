@@ -11,6 +11,7 @@ import (
 
 	"gateway/apierror"
 	"gateway/config"
+	"gateway/internal/pct"
 )
 
 // HeaderAuthSubject carries the verified token's subject to the upstream when
@@ -272,7 +273,7 @@ func dropQueryParam(q []byte, name string) []byte {
 		} else {
 			rest = nil
 		}
-		if queryKeyIs(seg, name) {
+		if pct.QueryKeyIs(seg, name) {
 			continue
 		}
 		if kept > 0 {
@@ -282,42 +283,4 @@ func dropQueryParam(q []byte, name string) []byte {
 		kept++
 	}
 	return out
-}
-
-// queryKeyIs reports whether the key of pair (up to '=') decodes to name,
-// decoding as fasthttp's Args does: %XX with two hex digits, '+' as space.
-func queryKeyIs(pair []byte, name string) bool {
-	if k := bytes.IndexByte(pair, '='); k >= 0 {
-		pair = pair[:k]
-	}
-	j := 0
-	for i := 0; i < len(pair); i++ {
-		b := pair[i]
-		switch {
-		case b == '+':
-			b = ' '
-		case b == '%' && i+2 < len(pair) && queryIsHex(pair[i+1]) && queryIsHex(pair[i+2]):
-			b = queryUnhex(pair[i+1])<<4 | queryUnhex(pair[i+2])
-			i += 2
-		}
-		if j >= len(name) || name[j] != b {
-			return false
-		}
-		j++
-	}
-	return j == len(name)
-}
-
-func queryIsHex(b byte) bool {
-	return b >= '0' && b <= '9' || b >= 'a' && b <= 'f' || b >= 'A' && b <= 'F'
-}
-
-func queryUnhex(b byte) byte {
-	switch {
-	case b >= 'a':
-		return b - 'a' + 10
-	case b >= 'A':
-		return b - 'A' + 10
-	}
-	return b - '0'
 }
