@@ -19,18 +19,18 @@ func FuzzDropQueryParam(f *testing.F) {
 		got := dropQueryParam([]byte(q), AccessTokenParam)
 		out.ParseBytes(got)
 		var want []string
-		in.VisitAll(func(k, v []byte) {
+		for k, v := range in.All() {
 			if string(k) != AccessTokenParam {
 				want = append(want, string(k)+"\x00"+string(v))
 			}
-		})
+		}
 		i := 0
-		out.VisitAll(func(k, v []byte) {
+		for k, v := range out.All() {
 			if i >= len(want) || want[i] != string(k)+"\x00"+string(v) {
 				t.Fatalf("dropQueryParam(%q) = %q: pair %d %q=%q unexpected; want %q", q, got, i, k, v, want)
 			}
 			i++
-		})
+		}
 		if i != len(want) {
 			t.Fatalf("dropQueryParam(%q) = %q: %d pairs, want %d", q, got, i, len(want))
 		}
