@@ -102,8 +102,10 @@ func (u *Upstream) Service() string { return u.service }
 // slash ("" when none); the proxy prepends it to the forwarded path.
 func (u *Upstream) BasePath() string { return u.basePath }
 
-// Client returns the keep-alive client for ordinary requests, bounded by
-// ProxyTimeout for writing the request and reading the whole response.
+// Client returns the keep-alive client for ordinary requests. ProxyTimeout
+// bounds the wait for a connection and for the response headers, and then
+// each silence while a body flows either way (see idleConn), never the
+// length of a transfer.
 func (u *Upstream) Client() *fasthttp.HostClient { return u.client }
 
 // StreamClient returns a second keep-alive client to the same address for
