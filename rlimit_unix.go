@@ -18,13 +18,13 @@ func raiseFileLimit(log *slog.Logger) {
 		log.Warn("reading the open-file limit", slog.Any("error", err))
 		return
 	}
-	soft := lim.Cur
+	soft := uint64(lim.Cur) // int64 on some BSDs
 	if lim.Cur < lim.Max {
 		lim.Cur = lim.Max
 		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-			log.Warn("raising the open-file limit", slog.Uint64("soft", soft), slog.Uint64("hard", lim.Max), slog.Any("error", err))
+			log.Warn("raising the open-file limit", slog.Uint64("soft", soft), slog.Uint64("hard", uint64(lim.Max)), slog.Any("error", err))
 			return
 		}
 	}
-	log.Info("open-file limit", slog.Uint64("soft", lim.Cur), slog.Uint64("was", soft), slog.Uint64("hard", lim.Max))
+	log.Info("open-file limit", slog.Uint64("soft", uint64(lim.Cur)), slog.Uint64("was", soft), slog.Uint64("hard", uint64(lim.Max)))
 }

@@ -25,7 +25,7 @@ func raiseFileLimit() (soft, hard uint64, err error) {
 			return 0, 0, fmt.Errorf("raising the open-file limit: %w", err)
 		}
 	}
-	return lim.Cur, lim.Max, nil
+	return uint64(lim.Cur), uint64(lim.Max), nil // int64 on some BSDs
 }
 
 // dialer opens the client connections. One source address has only the
