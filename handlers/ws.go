@@ -19,14 +19,12 @@ import (
 // Buffer sizes of the bridges' WebSocket connections, chosen for memory: an
 // idle bridge should hold no buffer beyond the two small read buffers.
 const (
-	// wsReadBufferSize is the read buffer of the WebSocket library's
-	// connections, which read only the upstream's handshake response: frames
-	// are read by frameReader. It is the library's minimum.
-	wsReadBufferSize = 125
-	// wsWriteBufferSize is the write buffer, and so the largest frame the
-	// gateway writes. Write buffers come from a pool and are held only while
-	// a message is being written.
-	wsWriteBufferSize = 8 << 10
+	// wsReadBufferSize and wsWriteBufferSize are the buffers of the
+	// WebSocket library's connections, which serve the handshakes only:
+	// frames are read by frameReader and written by frameWriter. They are
+	// the library's minimums.
+	wsReadBufferSize  = 125
+	wsWriteBufferSize = 1
 	// wsChunkSize is the read buffer of a side, and so the most the gateway
 	// reads from one side before writing it to the other (capped by
 	// WS_MAX_BUFFERED_BYTES, but at least wsMinChunkSize, which holds any
@@ -80,9 +78,8 @@ type WSBridge struct {
 	maxMessage   int64
 	chunkSize    int
 
-	writeBufs sync.Pool // websocket write buffers, both sides
-	chunks    sync.Pool // *[]byte copy buffers of chunkSize
-	ping      []byte    // wsKeepalivePayload
+	chunks sync.Pool // *[]byte read buffers of chunkSize
+	ping   []byte    // wsKeepalivePayload
 
 	live     *bridgeSet
 	counters wsCounters
@@ -110,12 +107,11 @@ func NewWSBridge(pool *upstream.Pool, cfg *config.Config, log *slog.Logger) *WSB
 		b := make([]byte, w.chunkSize)
 		return &b
 	}
-	w.dialer = newWSDialer(cfg.DialTimeout, cfg.ProxyTimeout, &w.writeBufs)
+	w.dialer = newWSDialer(cfg.DialTimeout, cfg.ProxyTimeout)
 	w.upgrader = websocket.Upgrader{
 		HandshakeTimeout: cfg.ProxyTimeout, // writing the 101
 		ReadBufferSize:   wsReadBufferSize,
 		WriteBufferSize:  wsWriteBufferSize,
-		WriteBufferPool:  &w.writeBufs,
 		// Any origin: the upstream, which receives the client's Origin,
 		// decides. Subprotocols stays nil: the upgrader then answers with
 		// the Sec-WebSocket-Protocol the upstream chose.

@@ -44,8 +44,8 @@ func (s wsSide) other() wsSide { return 1 - s }
 // stopped, or wsCloseGrace after the first close frame.
 type bridge struct {
 	h       *WSBridge
-	conns   [2]*websocket.Conn // by wsSide; written through, never read
-	readers [2]frameReader     // by wsSide
+	readers [2]frameReader // by wsSide
+	writers [2]frameWriter // by wsSide
 	up      *upstream.Upstream
 	lease   upstream.Lease // zero when settled at the handshake
 	latency time.Duration
@@ -57,12 +57,14 @@ type bridge struct {
 	grace     atomic.Pointer[time.Timer]
 }
 
-// newBridge joins client, upgraded on the socket clientRaw (which already
-// delivered early), to the upstream connection of p.
-func newBridge(h *WSBridge, client *websocket.Conn, clientRaw net.Conn, early []byte, p *pendingBridge) *bridge {
-	b := &bridge{h: h, conns: [2]*websocket.Conn{client, p.conn}, up: p.up, lease: p.lease, latency: p.latency}
-	b.readers[sideClient].init(clientRaw, early, true, &h.chunks)
+// newBridge joins the upgraded client socket, which already delivered
+// early, to the upstream connection of p.
+func newBridge(h *WSBridge, client net.Conn, early []byte, p *pendingBridge) *bridge {
+	b := &bridge{h: h, up: p.up, lease: p.lease, latency: p.latency}
+	b.readers[sideClient].init(client, early, true, &h.chunks)
 	b.readers[sideUpstream].init(p.raw, p.early, false, &h.chunks)
+	b.writers[sideClient].conn = client
+	b.writers[sideUpstream].conn, b.writers[sideUpstream].mask = p.raw, true
 	return b
 }
 
@@ -112,24 +114,23 @@ func (b *bridge) end(code int, reason string) bool {
 	}
 	msg := websocket.FormatCloseMessage(code, reason)
 	deadline := time.Now().Add(wsControlTimeout)
-	for _, c := range b.conns {
-		_ = c.WriteControl(websocket.CloseMessage, msg, deadline)
+	for i := range b.writers {
+		_ = b.writers[i].writeControl(opClose, msg, deadline)
 	}
 	return true
 }
 
 // sendClose writes a close frame to side s. A side that was already sent
-// one answers ErrCloseSent, which is ignored like any failure here: the
+// one refuses (errCloseSent), which is ignored like any failure here: the
 // grace timer cuts what cannot be closed politely.
 func (b *bridge) sendClose(s wsSide, code int, reason string) {
-	_ = b.conns[s].WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason),
-		time.Now().Add(wsControlTimeout))
+	_ = b.writers[s].writeControl(opClose, websocket.FormatCloseMessage(code, reason), time.Now().Add(wsControlTimeout))
 }
 
 // abort cuts both sockets, which stops both copiers.
 func (b *bridge) abort() {
-	for _, c := range b.conns {
-		_ = c.Close()
+	for i := range b.writers {
+		_ = b.writers[i].conn.Close()
 	}
 }
 
@@ -148,8 +149,8 @@ func (b *bridge) tick() {
 		}
 	}
 	deadline := now.Add(wsControlTimeout)
-	for _, c := range b.conns {
-		_ = c.WriteControl(websocket.PingMessage, b.h.ping, deadline)
+	for i := range b.writers {
+		_ = b.writers[i].writeControl(opPing, b.h.ping, deadline)
 	}
 	if !b.closing() {
 		b.keepalive.Reset(b.h.interval)

@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"errors"
-	"io"
 	"time"
 
 	"github.com/fasthttp/websocket"
@@ -28,10 +27,11 @@ func (c upstreamToClient) run() { c.b.pump(sideUpstream) }
 // only once what was read has been written, so a slow receiver stops the
 // reading of its sender and TCP flow control pushes back on it
 // (backpressure), with at most one buffer (<= WS_MAX_BUFFERED_BYTES) held
-// in the gateway per direction. Each write must make progress within the
-// write deadline; a receiver that accepts nothing for that long is stuck
-// and the bridge ends with 1013. Messages keep their type; their frames
-// may be cut differently (RFC 6455 §5.4 lets an intermediary refragment).
+// in the gateway per direction. Each buffer read goes out as one frame,
+// written from that buffer, and must be accepted within the write
+// deadline; a receiver that accepts nothing for that long is stuck and the
+// bridge ends with 1013. Messages keep their type; their frames may be cut
+// differently (RFC 6455 §5.4 lets an intermediary refragment).
 func (b *bridge) pump(from wsSide) {
 	defer b.copierDone()
 	fr := &b.readers[from]
@@ -62,53 +62,54 @@ func (b *bridge) pump(from wsSide) {
 
 // message is the data message being copied in one direction.
 type message struct {
-	b    *bridge
-	from wsSide
-	w    io.WriteCloser // open while a message is being copied
-	size int64          // payload bytes so far
+	b       *bridge
+	from    wsSide
+	started bool  // a frame of it was written: the next ones are continuations
+	size    int64 // payload bytes so far
 }
 
-// frame copies the data frame h, whose header has been read, opening the
-// message on the other side at its first frame and closing it at its last.
-// It returns the read or the write error that stopped it.
+// frame passes on the data frame h, whose header has been read, as one
+// frame per buffer of payload read. It returns the read or the write error
+// that stopped it.
 func (m *message) frame(fr *frameReader, h *frameHeader) (rerr, werr error) {
 	b := m.b
-	dst := b.conns[m.from.other()]
+	dst := &b.writers[m.from.other()]
 	if m.size += h.length; m.size > b.h.maxMessage {
 		return &protocolError{websocket.CloseMessageTooBig, "message too big"}, nil
 	}
-	if m.w == nil {
-		_ = dst.SetWriteDeadline(time.Now().Add(b.h.writeTimeout))
-		w, err := dst.NextWriter(h.opcode)
-		if err != nil {
+	if h.length == 0 {
+		var room [frameHeadroom]byte
+		if err := dst.writeData(room[:], m.opcode(h), h.fin, time.Now().Add(b.h.writeTimeout)); err != nil {
 			return nil, err
 		}
-		m.w = w
 	}
 	for fr.remain > 0 {
-		p, err := fr.payload()
+		frame, err := fr.payload()
 		if err != nil {
-			// The message is left unfinished on purpose: closing the
-			// writer would deliver a truncated message as a whole one.
 			return err, nil
 		}
 		now := time.Now()
 		b.seen[m.from].Store(now.UnixNano())
-		_ = dst.SetWriteDeadline(now.Add(b.h.writeTimeout))
-		if _, err := m.w.Write(p); err != nil {
+		if err := dst.writeData(frame, m.opcode(h), h.fin && fr.remain == 0, now.Add(b.h.writeTimeout)); err != nil {
 			return nil, err
 		}
 	}
-	if !h.fin {
-		return nil, nil
+	if h.fin {
+		b.h.counters.messages[m.from].Add(1)
+		b.h.counters.bytes[m.from].Add(m.size)
+		m.started, m.size = false, 0
 	}
-	if err := m.w.Close(); err != nil {
-		return nil, err
-	}
-	b.h.counters.messages[m.from].Add(1)
-	b.h.counters.bytes[m.from].Add(m.size)
-	m.w, m.size = nil, 0
 	return nil, nil
+}
+
+// opcode returns the opcode of the next frame written for h: the message's
+// type for its first frame, continuation after.
+func (m *message) opcode(h *frameHeader) int {
+	if m.started {
+		return opContinuation
+	}
+	m.started = true
+	return h.opcode
 }
 
 // control handles a control frame read from side from: pings and pongs go
@@ -121,14 +122,12 @@ func (b *bridge) control(from wsSide, fr *frameReader, h *frameHeader) bool {
 		b.readEnded(from, err)
 		return true
 	}
-	to := b.conns[from.other()]
+	to := &b.writers[from.other()]
 	deadline := time.Now().Add(wsControlTimeout)
 	switch h.opcode {
-	case opPing:
-		_ = to.WriteControl(websocket.PingMessage, p, deadline)
-	case opPong:
-		if string(p) != wsKeepalivePayload {
-			_ = to.WriteControl(websocket.PongMessage, p, deadline)
+	case opPing, opPong:
+		if h.opcode == opPing || string(p) != wsKeepalivePayload {
+			_ = to.writeControl(h.opcode, p, deadline)
 		}
 	case opClose:
 		code, reason, err := closeOf(p)

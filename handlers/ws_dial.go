@@ -21,11 +21,10 @@ import (
 )
 
 // newWSDialer returns the dialer of upstream WebSockets: TCP connect bounded
-// by dialTimeout, the whole handshake by handshakeTimeout, small buffers,
-// write buffers from pool, no compression (the bridge copies frames'
-// payloads and would otherwise inflate and deflate every message). Its
-// connections are handshakeConns.
-func newWSDialer(dialTimeout, handshakeTimeout time.Duration, pool websocket.BufferPool) websocket.Dialer {
+// by dialTimeout, the whole handshake by handshakeTimeout, the smallest
+// buffers (they serve the handshake only), no compression (the bridge
+// passes payloads as they are). Its connections are handshakeConns.
+func newWSDialer(dialTimeout, handshakeTimeout time.Duration) websocket.Dialer {
 	nd := &net.Dialer{Timeout: dialTimeout}
 	return websocket.Dialer{
 		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -51,7 +50,6 @@ func newWSDialer(dialTimeout, handshakeTimeout time.Duration, pool websocket.Buf
 		HandshakeTimeout: handshakeTimeout,
 		ReadBufferSize:   wsReadBufferSize,
 		WriteBufferSize:  wsWriteBufferSize,
-		WriteBufferPool:  pool,
 	}
 }
 
@@ -61,9 +59,8 @@ func newWSDialer(dialTimeout, handshakeTimeout time.Duration, pool websocket.Buf
 // when fasthttp fails to write the client's 101 and never runs the upgrade.
 type pendingBridge struct {
 	client  clientHandshake
-	conn    *websocket.Conn // written through; read by the bridge through raw
-	raw     net.Conn        // the socket (or TLS connection) under conn
-	early   []byte          // frames the upstream sent right behind its 101
+	raw     net.Conn // the upstream socket (or TLS connection)
+	early   []byte   // frames the upstream sent right behind its 101
 	up      *upstream.Upstream
 	lease   upstream.Lease // zero when settled at the handshake
 	latency time.Duration  // handshake time, the lease's latency sample
@@ -95,7 +92,7 @@ func (p *pendingBridge) release() {
 // finishUnused closes the upstream connection of a bridge that never
 // started. The upstream did its part, so the lease ends as a success.
 func (p *pendingBridge) finishUnused() {
-	_ = p.conn.Close()
+	_ = p.raw.Close()
 	p.lease.Done(upstream.Outcome{Status: fasthttp.StatusSwitchingProtocols, Latency: p.latency})
 }
 
@@ -174,7 +171,9 @@ func (w *WSBridge) dialOne(c *fiber.Ctx, u *upstream.Upstream, lease upstream.Le
 		lease.Done(upstream.Outcome{Status: fasthttp.StatusSwitchingProtocols, Latency: latency})
 		lease = upstream.Lease{}
 	}
-	p := &pendingBridge{conn: conn, raw: hc.Conn, early: hc.rest(), up: u, lease: lease, latency: latency}
+	// The library's connection is dropped: frames are read and written on
+	// the connection under it by the bridge.
+	p := &pendingBridge{raw: hc.Conn, early: hc.rest(), up: u, lease: lease, latency: latency}
 	p.client.header = make(http.Header, 3)
 	if sp := conn.Subprotocol(); sp != "" {
 		p.client.header.Set(fiber.HeaderSecWebSocketProtocol, sp)

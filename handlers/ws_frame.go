@@ -104,14 +104,17 @@ func (f *frameReader) init(conn net.Conn, prefix []byte, masked bool, pool *sync
 	}
 }
 
+// acquire takes a buffer unless one is held. Bytes go after
+// frameHeadroom, which stays free for the writer of the other side.
 func (f *frameReader) acquire() {
 	if f.buf == nil {
 		f.bufp = f.pool.Get().(*[]byte)
 		f.buf = *f.bufp
+		f.r, f.w = frameHeadroom, frameHeadroom
 	}
 }
 
-// release returns the buffer; it must be empty.
+// release returns the buffer; it must hold no unread byte.
 func (f *frameReader) release() {
 	if f.buf != nil {
 		f.pool.Put(f.bufp)
@@ -126,9 +129,9 @@ func (f *frameReader) fill() error {
 	switch {
 	case f.r == f.w:
 		f.release()
-	case f.r > 0:
-		f.w = copy(f.buf, f.buf[f.r:f.w])
-		f.r = 0
+	case f.r > frameHeadroom:
+		f.w = frameHeadroom + copy(f.buf[frameHeadroom:], f.buf[f.r:f.w])
+		f.r = frameHeadroom
 	}
 	if f.raw != nil {
 		f.n, f.err = 0, nil
@@ -154,7 +157,7 @@ func (f *frameReader) rawRead(fd uintptr) bool {
 	n, err := syscall.Read(int(fd), f.buf[f.w:])
 	switch {
 	case err == syscall.EAGAIN || err == syscall.EINTR:
-		if f.w == 0 {
+		if f.r == f.w {
 			f.release()
 		}
 		return false
@@ -179,8 +182,8 @@ func (f *frameReader) fillConn() error {
 			return err
 		}
 		f.acquire()
-		f.buf[0] = f.one[0]
-		f.w = 1
+		f.buf[f.w] = f.one[0]
+		f.w++
 		return nil
 	}
 	n, err := f.conn.Read(f.buf[f.w:])
@@ -282,9 +285,10 @@ func (f *frameReader) check(b0 byte, h *frameHeader) error {
 }
 
 // payload returns the next bytes of the current data frame's payload, up
-// to what is buffered (reading when nothing is), unmasked. The slice is
-// valid until the next call.
-func (f *frameReader) payload() ([]byte, error) {
+// to what is buffered (reading when nothing is), unmasked, preceded by
+// frameHeadroom bytes of room: frame[frameHeadroom:] is the payload. The
+// slice is valid, and the room free to overwrite, until the next call.
+func (f *frameReader) payload() (frame []byte, err error) {
 	if f.r == f.w {
 		if err := f.fill(); err != nil {
 			if err == io.EOF {
@@ -297,11 +301,11 @@ func (f *frameReader) payload() ([]byte, error) {
 	if n > f.remain {
 		n = f.remain
 	}
-	p := f.buf[f.r : f.r+int(n)]
+	frame = f.buf[f.r-frameHeadroom : f.r+int(n)]
 	f.r += int(n)
 	f.remain -= n
-	f.unmask(p)
-	return p, nil
+	f.unmask(frame[frameHeadroom:])
+	return frame, nil
 }
 
 // control returns the whole payload of the control frame h, unmasked.

@@ -96,7 +96,7 @@ func readFrames(f *frameReader, messages int) ([]string, error) {
 			if err != nil {
 				return out, err
 			}
-			msg = append(msg, p...)
+			msg = append(msg, p[frameHeadroom:]...)
 		}
 		if h.fin {
 			out = append(out, string(rune('0'+op))+":"+string(msg))

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"crypto/sha1"
 	"encoding/base64"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net"
@@ -225,7 +226,8 @@ func TestWSEarlyFrames(t *testing.T) {
 		t.Fatal(err)
 	}
 	served := make(chan struct{})
-	go func() { // a bare upstream: 101 and a first message in one write, then echo via the library
+	gotEarly := make(chan string, 1)
+	go func() { // a bare upstream: 101 and a first message in one write, then reads
 		defer close(served)
 		c, err := ln.Accept()
 		if err != nil {
@@ -243,11 +245,17 @@ func TestWSEarlyFrames(t *testing.T) {
 		if _, err := c.Write(append([]byte(resp), frame...)); err != nil {
 			return
 		}
-		var got bytes.Buffer
-		_, _ = io.Copy(&got, br) // until the gateway closes; starts with the client's early frame
-		if p := got.Bytes(); len(p) < 11 || p[0] != 0x81 || p[1] != 0x80|5 || unmasked(p[2:6], p[6:11]) != "early" {
-			t.Errorf("upstream did not get the client's early frame first: %q", p)
+		p := make([]byte, 11) // the client's early frame, masked by the gateway: 2 + 4 + 5 bytes
+		if _, err := io.ReadFull(br, p); err != nil {
+			gotEarly <- err.Error()
+			return
 		}
+		if p[0] != 0x81 || p[1] != 0x80|5 {
+			gotEarly <- fmt.Sprintf("frame header %x", p[:2])
+			return
+		}
+		gotEarly <- unmasked(p[2:6], p[6:11])
+		_, _ = io.Copy(io.Discard, br) // until the gateway closes
 	}()
 	t.Cleanup(func() { ln.Close(); <-served })
 	gw := gatewaytest.Start(t, wsConfig(map[string][]string{"s": {"http://" + ln.Addr().String()}}))
@@ -287,6 +295,14 @@ func TestWSEarlyFrames(t *testing.T) {
 	}
 	if hdr[0] != 0x81 || string(payload) != "first" {
 		t.Fatalf("client got frame %x %q, want the upstream's first text message", hdr, payload)
+	}
+	select {
+	case got := <-gotEarly:
+		if got != "early" {
+			t.Fatalf("upstream's first frame: %s, want the client's early text message", got)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("upstream got no frame")
 	}
 	c.Close()
 }

@@ -96,13 +96,14 @@ func (w *WSBridge) upgradeClient(conn net.Conn, p *pendingBridge) {
 		p.finishUnused()
 		return
 	}
-	client, err := w.upgrader.Upgrade(&rawResponse{conn: raw}, p.client.req, p.client.header)
-	if err != nil {
+	// The library's connection is dropped: frames are read and written on
+	// the socket by the bridge.
+	if _, err := w.upgrader.Upgrade(&rawResponse{conn: raw}, p.client.req, p.client.header); err != nil {
 		_ = raw.Close()
 		p.finishUnused()
 		return
 	}
-	newBridge(w, client, raw, early, p).start()
+	newBridge(w, raw, early, p).start()
 }
 
 // unsafeConn is implemented by fasthttp's hijacked connection wrapper.
