@@ -144,9 +144,11 @@ Gateway demo running on %[1]s (Ctrl-C to stop). Try:
   curl -i -X POST --data 'hi' %[1]s/api/orders/new
   curl -i %[1]s/api/nope/x                     # unknown service: 404 JSON
   curl -N %[1]s/sse/ticks/clock                # server-sent events, one a second, streamed
+  websocat 'ws://%[2]s/ws/chat?path=/room/1&nick=me'   # WebSocket bridge to an echo server
+    (or in a browser console: new WebSocket("ws://%[2]s/ws/chat?path=/room/1").onmessage = e => console.log(e.data))
   curl -i %[1]s/healthz
   curl -i %[1]s/readyz
-`, base)
+`, base, addr)
 }
 
 // healthcheck asks the local gateway's /healthz; for the container's

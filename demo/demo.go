@@ -80,7 +80,8 @@ type Set struct {
 
 // Start starts every demo upstream: service "users" on two echo servers, one
 // fast and one slow (so least-latency selection shows), "orders" on one,
-// and "ticks", an event stream with one event a second.
+// "ticks", an event stream with one event a second, and "chat", a
+// WebSocket echo server.
 func Start(ctx context.Context) (*Set, error) {
 	s := &Set{Services: map[string][]string{}}
 	specs := []struct {
@@ -92,6 +93,7 @@ func Start(ctx context.Context) (*Set, error) {
 		{"users", "users-slow", 40 * time.Millisecond, nil},
 		{"orders", "orders-1", 5 * time.Millisecond, nil},
 		{"ticks", "ticks-1", time.Second, Ticks},
+		{"chat", "chat-1", 0, WSEcho},
 	}
 	for _, sp := range specs {
 		start := sp.start
