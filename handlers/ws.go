@@ -16,8 +16,8 @@ import (
 	"gateway/upstream"
 )
 
-// Buffer sizes of the bridges' WebSocket connections, chosen for memory: an
-// idle bridge should hold no buffer beyond the two small read buffers.
+// Sizes and times of the bridges, chosen for memory first: an idle bridge
+// holds no buffer at all (issue 3: at most 16 KiB per idle bridge).
 const (
 	// wsReadBufferSize and wsWriteBufferSize are the buffers of the
 	// WebSocket library's connections, which serve the handshakes only:

@@ -42,7 +42,7 @@ func newWSDialer(dialTimeout, handshakeTimeout time.Duration) websocket.Dialer {
 			host, _, _ := net.SplitHostPort(addr)
 			tc := tls.Client(c, &tls.Config{ServerName: host, MinVersion: tls.VersionTLS12})
 			if err := tc.HandshakeContext(ctx); err != nil {
-				c.Close()
+				_ = c.Close()
 				return nil, fmt.Errorf("TLS handshake with %s: %w", addr, err)
 			}
 			return &handshakeConn{Conn: tc}, nil
@@ -100,9 +100,9 @@ func (p *pendingBridge) finishUnused() {
 // upstream of svc, retrying once on another upstream when the first could
 // not be reached and the retry budget allows (an upgrade is a GET without a
 // body; nothing was done). On success the upstream's chosen subprotocol and
-// cookies are kept for the client's 101. On failure it
-// writes the gateway's answer (503 no upstream, 502 refused or bad
-// handshake, 504 timeout) and returns nil.
+// cookies are kept for the client's 101. On failure it writes the gateway's
+// answer (503 no upstream, 502 refused or bad handshake, 504 timeout) and
+// returns nil.
 func (w *WSBridge) dial(c *fiber.Ctx, svc *upstream.Service, path, query []byte) *pendingBridge {
 	header := w.upstreamHeader(c.Context())
 	var tried *upstream.Upstream

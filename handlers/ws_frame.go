@@ -114,7 +114,8 @@ func (f *frameReader) acquire() {
 	}
 }
 
-// release returns the buffer; it must hold no unread byte.
+// release returns the buffer, dropping any unread byte (when the copier
+// stops).
 func (f *frameReader) release() {
 	if f.buf != nil {
 		f.pool.Put(f.bufp)
@@ -155,8 +156,11 @@ func (f *frameReader) fill() error {
 func (f *frameReader) rawRead(fd uintptr) bool {
 	f.acquire()
 	n, err := syscall.Read(int(fd), f.buf[f.w:])
+	for err == syscall.EINTR {
+		n, err = syscall.Read(int(fd), f.buf[f.w:])
+	}
 	switch {
-	case err == syscall.EAGAIN || err == syscall.EINTR:
+	case err == syscall.EAGAIN:
 		if f.r == f.w {
 			f.release()
 		}

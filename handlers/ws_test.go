@@ -10,6 +10,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -305,4 +306,28 @@ func TestWSEarlyFrames(t *testing.T) {
 		t.Fatal("upstream got no frame")
 	}
 	c.Close()
+}
+
+// Cookies the upstream sets in its 101 reach the client's 101.
+func TestWSUpstreamSetCookie(t *testing.T) {
+	checkLeaks(t)
+	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := up.Upgrade(w, r, http.Header{"Set-Cookie": {"a=1; Path=/", "b=2"}})
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		_, _, _ = c.ReadMessage()
+	}))
+	t.Cleanup(srv.Close)
+	gw := gatewaytest.Start(t, wsConfig(map[string][]string{"s": {srv.URL}}))
+	c, resp, err := websocket.DefaultDialer.Dial(wsURL(gw, "s", ""), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if got := resp.Header.Values("Set-Cookie"); len(got) != 2 || got[0] != "a=1; Path=/" || got[1] != "b=2" {
+		t.Fatalf("client's 101 Set-Cookie %q, want the upstream's two", got)
+	}
 }
