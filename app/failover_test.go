@@ -80,7 +80,14 @@ func TestRetryOnAnotherUpstreamButNeverAPost(t *testing.T) {
 
 func TestFailoverWhenAnUpstreamDies(t *testing.T) {
 	a, _ := echoUpstream(t, "a")
-	b, bHits := echoUpstream(t, "b")
+	// b answers in 5 ms, so a is the faster one the gateway prefers and the
+	// one traffic meets when it dies.
+	var bHits atomic.Int64
+	b := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		bHits.Add(1)
+		time.Sleep(5 * time.Millisecond) // b's service time, not a test wait
+	}))
+	t.Cleanup(b.Close)
 	cfg := gatewaytest.Config(map[string][]string{"s": {a.URL, b.URL}})
 	cfg.CBFailureThreshold = 3
 	cfg.CBCooldown = time.Minute
