@@ -74,9 +74,10 @@ type message struct {
 func (m *message) frame(fr *frameReader, h *frameHeader) (rerr, werr error) {
 	b := m.b
 	dst := &b.writers[m.from.other()]
-	if m.size += h.length; m.size > b.h.maxMessage {
+	if h.length > b.h.maxMessage-m.size { // not m.size+h.length: a 63-bit length would overflow
 		return &protocolError{websocket.CloseMessageTooBig, "message too big"}, nil
 	}
+	m.size += h.length
 	if h.length == 0 {
 		var room [frameHeadroom]byte
 		if err := dst.writeData(room[:], m.opcode(h), h.fin, time.Now().Add(b.h.writeTimeout)); err != nil {

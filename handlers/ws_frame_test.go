@@ -323,3 +323,16 @@ func TestHandshakeConnStopsAtHeaderEnd(t *testing.T) {
 		}
 	}
 }
+
+// A frame announcing a 63-bit length is refused as too big, not accepted
+// through an overflowing sum.
+func TestMessageHugeLengthTooBig(t *testing.T) {
+	h := &WSBridge{maxMessage: 1 << 20}
+	b := &bridge{h: h}
+	m := &message{b: b, from: sideClient, size: 10}
+	rerr, _ := m.frame(&frameReader{}, &frameHeader{fin: true, opcode: opBinary, length: 1<<63 - 5})
+	var pe *protocolError
+	if !errors.As(rerr, &pe) || pe.code != 1009 {
+		t.Fatalf("got %v, want a 1009 error", rerr)
+	}
+}
