@@ -336,3 +336,59 @@ func TestMessageHugeLengthTooBig(t *testing.T) {
 		t.Fatalf("got %v, want a 1009 error", rerr)
 	}
 }
+
+// bytesConn is a net.Conn reading from a fixed byte string, for fuzzing.
+type bytesConn struct {
+	net.Conn // nil: only Read is used
+	r        *bytes.Reader
+}
+
+func (c bytesConn) Read(p []byte) (int, error) { return c.r.Read(p) }
+
+// FuzzFrameReader feeds arbitrary bytes to a frameReader, as a hostile
+// peer would: it must never panic, hand out more payload than a frame
+// declares, or loop without consuming input.
+func FuzzFrameReader(f *testing.F) {
+	key := [4]byte{1, 2, 3, 4}
+	f.Add(encodeFrame(true, opText, []byte("hi"), true, key), true)
+	f.Add(encodeFrame(false, opBinary, []byte("a"), false, key), false)
+	f.Add(append(encodeFrame(false, opText, []byte("x"), false, key), encodeFrame(true, opContinuation, nil, false, key)...), false)
+	f.Add(encodeFrame(true, opClose, []byte{0x03, 0xe8, 'o', 'k'}, true, key), true)
+	f.Add([]byte{0x82, 0xff, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, false)
+	f.Fuzz(func(t *testing.T, data []byte, masked bool) {
+		var fr frameReader
+		fr.init(bytesConn{r: bytes.NewReader(data)}, nil, masked, testPool(256))
+		defer fr.release()
+		for range len(data) + 1 { // every header consumes at least 2 bytes
+			h, err := fr.header()
+			if err != nil {
+				return
+			}
+			if h.opcode >= opClose {
+				p, err := fr.control(&h)
+				if err != nil {
+					return
+				}
+				if int64(len(p)) != h.length {
+					t.Fatalf("control payload %d bytes, header says %d", len(p), h.length)
+				}
+				if h.opcode == opClose {
+					_, _, _ = closeOf(p)
+				}
+				continue
+			}
+			var got int64
+			for fr.remain > 0 {
+				p, err := fr.payload()
+				if err != nil {
+					return
+				}
+				got += int64(len(p) - frameHeadroom)
+			}
+			if got != h.length {
+				t.Fatalf("payload %d bytes, header says %d", got, h.length)
+			}
+		}
+		t.Fatal("more frames than input bytes")
+	})
+}
