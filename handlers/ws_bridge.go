@@ -164,16 +164,15 @@ func (b *bridge) copierDone() {
 	}
 }
 
-// finish releases the bridge: timers, sockets, registry, stream count and
-// lease (a success: the handshake was the upstream's part), and counts its
-// close code.
+// finish releases the bridge: timers, sockets, stream count, lease (a
+// success: the handshake was the upstream's part), its close code's count,
+// and last its place in the registry.
 func (b *bridge) finish() {
 	b.keepalive.Stop()
 	if t := b.grace.Load(); t != nil {
 		t.Stop()
 	}
 	b.abort()
-	b.h.live.remove(b)
 	b.up.StreamClosed(upstream.WebSocket)
 	b.lease.Done(upstream.Outcome{Status: fasthttp.StatusSwitchingProtocols, Latency: b.latency})
 	code := int(b.closeCode.Load())
@@ -181,4 +180,5 @@ func (b *bridge) finish() {
 		code = websocket.CloseAbnormalClosure
 	}
 	b.h.counters.countClose(code)
+	b.h.live.remove(b) // last: CloseAll returns once every bridge is accounted for
 }
