@@ -203,10 +203,20 @@ func passThrough(ctx *fasthttp.RequestCtx, resp *fasthttp.Response) {
 // head says Connection: close. detach tells whether the server keeps
 // hijacked connections open after their handler returns.
 func (s *SSE) startStream(ctx *fasthttp.RequestCtx, lease upstream.Lease, resp *fasthttp.Response, ttfb time.Duration, detach bool) {
-	lease.Upstream().StreamOpened(upstream.SSE)
+	u := lease.Upstream()
+	u.StreamOpened(upstream.SSE)
+	settled := u.State() != upstream.StateClosed
+	if settled {
+		// This stream is likely the breaker's half-open probe: judge the
+		// upstream by its headers now, not when the stream ends hours
+		// later, which would keep all other traffic away that long. The
+		// lease still counts the stream as in flight until it ends.
+		lease.Settle(upstream.Outcome{Status: resp.StatusCode(), Latency: ttfb})
+	}
 	st := &sseStream{
 		h:         s,
 		lease:     lease,
+		settled:   settled,
 		resp:      resp,
 		body:      resp.BodyStream(),
 		conn:      upstream.StreamConnOf(resp),

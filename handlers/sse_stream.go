@@ -32,14 +32,15 @@ const (
 // quiet stream writes heartbeats and ends when told to without a second
 // goroutine.
 type sseStream struct {
-	h      *SSE
-	lease  upstream.Lease
-	resp   *fasthttp.Response // the upstream's, owning body
-	body   io.Reader
-	conn   *upstream.StreamConn // nil: no ticks (not a StreamClient connection)
-	client net.Conn             // the client's connection, taken over from fasthttp
-	ctx    *fasthttp.RequestCtx // until the response head is written
-	peer   peer                 // polled at each tick when no watcher has the client
+	h       *SSE
+	lease   upstream.Lease
+	settled bool               // the lease was settled at the headers: only Release it
+	resp    *fasthttp.Response // the upstream's, owning body
+	body    io.Reader
+	conn    *upstream.StreamConn // nil: no ticks (not a StreamClient connection)
+	client  net.Conn             // the client's connection, taken over from fasthttp
+	ctx     *fasthttp.RequestCtx // until the response head is written
+	peer    peer                 // polled at each tick when no watcher has the client
 
 	id      uint64      // in SSE.streams
 	hangups *hangups    // the watcher of the client's hang-up; nil: polled
@@ -238,6 +239,10 @@ func (st *sseStream) close() {
 	o := upstream.Outcome{Status: st.resp.StatusCode(), Err: st.upErr, Latency: st.ttfb}
 	fasthttp.ReleaseResponse(st.resp)
 	st.resp, st.body = nil, nil
-	st.lease.Done(o)
+	if st.settled {
+		st.lease.Release()
+	} else {
+		st.lease.Done(o)
+	}
 	st.lease.Upstream().StreamClosed(upstream.SSE)
 }

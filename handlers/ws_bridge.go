@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/fasthttp/websocket"
-	"github.com/valyala/fasthttp"
 
 	"gateway/upstream"
 )
@@ -47,8 +46,7 @@ type bridge struct {
 	readers [2]frameReader // by wsSide
 	writers [2]frameWriter // by wsSide
 	up      *upstream.Upstream
-	lease   upstream.Lease // zero when settled at the handshake
-	latency time.Duration
+	lease   upstream.Lease // settled at the handshake; released when the bridge ends
 
 	seen      [2]atomic.Int64 // by wsSide: unix nanos of the last frame read
 	closeCode atomic.Int32    // 0 while open, then the code that ended the bridge
@@ -60,7 +58,7 @@ type bridge struct {
 // newBridge joins the upgraded client socket, which already delivered
 // early, to the upstream connection of p.
 func newBridge(h *WSBridge, client net.Conn, early []byte, p *pendingBridge) *bridge {
-	b := &bridge{h: h, up: p.up, lease: p.lease, latency: p.latency}
+	b := &bridge{h: h, up: p.up, lease: p.lease}
 	b.readers[sideClient].init(client, early, true, &h.chunks)
 	b.readers[sideUpstream].init(p.raw, p.early, false, &h.chunks)
 	b.writers[sideClient].conn = client
@@ -164,9 +162,9 @@ func (b *bridge) copierDone() {
 	}
 }
 
-// finish releases the bridge: timers, sockets, stream count, lease (a
-// success: the handshake was the upstream's part), its close code's count,
-// and last its place in the registry.
+// finish releases the bridge: timers, sockets, stream count, lease
+// (settled at the handshake), its close code's count, and last its place
+// in the registry.
 func (b *bridge) finish() {
 	b.keepalive.Stop()
 	if t := b.grace.Load(); t != nil {
@@ -174,7 +172,7 @@ func (b *bridge) finish() {
 	}
 	b.abort()
 	b.up.StreamClosed(upstream.WebSocket)
-	b.lease.Done(upstream.Outcome{Status: fasthttp.StatusSwitchingProtocols, Latency: b.latency})
+	b.lease.Release()
 	code := int(b.closeCode.Load())
 	if code == 0 {
 		code = websocket.CloseAbnormalClosure

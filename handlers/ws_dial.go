@@ -58,14 +58,13 @@ func newWSDialer(dialTimeout, handshakeTimeout time.Duration) websocket.Dialer {
 // (release) takes it, so the upstream connection and the lease cannot leak
 // when fasthttp fails to write the client's 101 and never runs the upgrade.
 type pendingBridge struct {
-	client  clientHandshake
-	raw     net.Conn // the upstream socket (or TLS connection)
-	early   []byte   // frames the upstream sent right behind its 101
-	up      *upstream.Upstream
-	lease   upstream.Lease // zero when settled at the handshake
-	latency time.Duration  // handshake time, the lease's latency sample
-	taken   atomic.Bool
-	timer   *time.Timer
+	client clientHandshake
+	raw    net.Conn // the upstream socket (or TLS connection)
+	early  []byte   // frames the upstream sent right behind its 101
+	up     *upstream.Upstream
+	lease  upstream.Lease // settled at the handshake; released when the bridge ends
+	taken  atomic.Bool
+	timer  *time.Timer
 }
 
 // armHandoff releases p unless the client is upgraded within d.
@@ -90,10 +89,10 @@ func (p *pendingBridge) release() {
 }
 
 // finishUnused closes the upstream connection of a bridge that never
-// started. The upstream did its part, so the lease ends as a success.
+// started and releases its lease (settled at the handshake).
 func (p *pendingBridge) finishUnused() {
 	_ = p.raw.Close()
-	p.lease.Done(upstream.Outcome{Status: fasthttp.StatusSwitchingProtocols, Latency: p.latency})
+	p.lease.Release()
 }
 
 // dial opens the upstream WebSocket for the client's request on an
@@ -163,17 +162,14 @@ func (w *WSBridge) dialOne(c *fiber.Ctx, u *upstream.Upstream, lease upstream.Le
 		lease.Done(upstream.Outcome{Err: errors.New("unexpected upstream connection type")})
 		return nil, failure{fasthttp.StatusBadGateway, msgBadResponse, false}
 	}
-	if u.State() != upstream.StateClosed {
-		// This upgrade is probably the breaker's half-open probe: settle it
-		// now rather than when the bridge ends, hours later, which would
-		// keep the upstream half-open, refusing all other traffic, that
-		// long. The bridge then does not count in the upstream's load.
-		lease.Done(upstream.Outcome{Status: fasthttp.StatusSwitchingProtocols, Latency: latency})
-		lease = upstream.Lease{}
-	}
+	// The upstream is judged by its handshake, now, not when the bridge
+	// ends hours later: a bridge that was the breaker's half-open probe
+	// must not keep all other traffic away that long. The lease still
+	// counts the bridge in the upstream's load until Release.
+	lease.Settle(upstream.Outcome{Status: fasthttp.StatusSwitchingProtocols, Latency: latency})
 	// The library's connection is dropped: frames are read and written on
 	// the connection under it by the bridge.
-	p := &pendingBridge{raw: hc.Conn, early: hc.rest(), up: u, lease: lease, latency: latency}
+	p := &pendingBridge{raw: hc.Conn, early: hc.rest(), up: u, lease: lease}
 	p.client.header = make(http.Header, 3)
 	if sp := conn.Subprotocol(); sp != "" {
 		p.client.header.Set(fiber.HeaderSecWebSocketProtocol, sp)

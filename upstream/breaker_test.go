@@ -251,3 +251,36 @@ func TestStateString(t *testing.T) {
 		}
 	}
 }
+
+// A long-lived stream that was the half-open probe settles at once: the
+// breaker closes and other requests flow while the stream stays in flight.
+func TestSettledProbeClosesTheBreakerWhileStillInFlight(t *testing.T) {
+	p, clock := testPool(t, Options{Services: map[string][]string{"s": urls(1)}, FailureThreshold: 1, Cooldown: time.Second})
+	svc := p.Service("s")
+	mustPick(t, p, "s", nil).Done(status(503))
+	clock.Advance(time.Second)
+	stream := mustPick(t, p, "s", nil)
+	u := stream.Upstream()
+	if got := u.State(); got != StateHalfOpen {
+		t.Fatalf("state with the probe out = %s, want half-open", got)
+	}
+	stream.Settle(Outcome{Status: 200, Latency: time.Millisecond})
+	if got := u.State(); got != StateClosed {
+		t.Fatalf("state after the probe settled = %s, want closed", got)
+	}
+	other, err := svc.Pick(nil)
+	if err != nil {
+		t.Fatalf("a request while the settled stream is open: %v", err)
+	}
+	other.Done(status(200))
+	if got := u.Inflight(); got != 1 {
+		t.Fatalf("inflight with the stream open = %d, want 1", got)
+	}
+	stream.Release()
+	if got := u.Inflight(); got != 0 {
+		t.Fatalf("inflight after Release = %d, want 0", got)
+	}
+	if s := u.Snapshot(); s.Successes != 2 || s.Requests != 3 {
+		t.Fatalf("successes %d requests %d, want 2 and 3", s.Successes, s.Requests)
+	}
+}

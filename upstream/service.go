@@ -90,14 +90,24 @@ type Outcome struct {
 	Canceled bool
 }
 
-// Done ends the lease: it decrements inflight, feeds the latency into the
-// peak EWMA and the latency histograms, and the result into the stats and
-// the breaker. Call it exactly once per lease; copies of a Lease share that
-// single call.
+// Done ends the lease: Settle(o), then Release. Call it, or Settle and
+// then Release, exactly once per lease; copies of a Lease share that call.
+func (l Lease) Done(o Outcome) {
+	l.Settle(o)
+	l.Release()
+}
+
+// Settle records how the leased request went — the stats, the latency
+// sample for the peak EWMA and the histograms, and the breaker's verdict —
+// while the upstream stays leased (in flight) until Release. A stream
+// settles once it is established (SSE headers, WebSocket handshake) and
+// releases when it ends hours later: its upstream is judged when it
+// answers, and a stream that was the half-open breaker's probe does not
+// keep every other request away for its whole life.
 //
 // A failure is a transport error or a status for which FailureStatus is
 // true; only failures allocate (the immutable last-error record).
-func (l Lease) Done(o Outcome) {
+func (l Lease) Settle(o Outcome) {
 	u := l.u
 	if u == nil {
 		return
@@ -122,6 +132,16 @@ func (l Lease) Done(o Outcome) {
 		u.latency.record(now, rtt)
 	}
 	u.br.record(l.ticket, v, now, &o)
+}
+
+// Release ends the lease's hold on its upstream: it no longer counts as in
+// flight, and a retired upstream with nothing left in flight lets go of its
+// connections.
+func (l Lease) Release() {
+	u := l.u
+	if u == nil {
+		return
+	}
 	if u.inflight.Add(-1) == 0 && u.retired.Load() {
 		u.releaseIfIdle()
 	}
