@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -133,24 +132,6 @@ func readClose(t *testing.T, c *websocket.Conn, within time.Duration) *websocket
 		t.Fatalf("reading until close: %v", err)
 		return nil
 	}
-}
-
-// syncList is a goroutine-safe list of strings a handler records.
-type syncList struct {
-	mu    sync.Mutex
-	items []string
-}
-
-func (l *syncList) add(s string) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.items = append(l.items, s)
-}
-
-func (l *syncList) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return strings.Join(l.items, ",")
 }
 
 // wsCounts are the bridge counters a test reads back through the gateway:
