@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"gateway/app"
 	"gateway/internal/gatewaytest"
 )
 
@@ -25,17 +24,8 @@ func TestGracefulShutdown(t *testing.T) {
 	}))
 	t.Cleanup(up.Close)
 	cfg := gatewaytest.Config(map[string][]string{"s": {up.URL}})
-	gw, err := app.New(cfg, app.Options{Logger: gatewaytest.Discard()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- gw.Listener(ln) }()
-	base := "http://" + ln.Addr().String()
+	g, served := gatewaytest.Serve(t, cfg)
+	gw, base := g.App, g.URL
 
 	resp, err := http.Get(base + "/readyz")
 	if err != nil {
@@ -71,7 +61,7 @@ func TestGracefulShutdown(t *testing.T) {
 		shutdown <- gw.Shutdown(ctx)
 	}()
 	gatewaytest.Eventually(t, 5*time.Second, func() bool {
-		c, err := net.DialTimeout("tcp", ln.Addr().String(), 100*time.Millisecond)
+		c, err := net.DialTimeout("tcp", g.Addr, 100*time.Millisecond)
 		if err == nil {
 			c.Close()
 		}

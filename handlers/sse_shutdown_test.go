@@ -11,7 +11,6 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"gateway/app"
 	"gateway/handlers"
 	"gateway/internal/gatewaytest"
 	"gateway/upstream"
@@ -24,17 +23,7 @@ func TestSSEShutdownEndsStreams(t *testing.T) {
 	up := newSSEUpstream(t, "text/event-stream")
 	cfg := gatewaytest.Config(map[string][]string{"s": {up.srv.URL}})
 	cfg.SSEHeartbeat = 0
-	a, err := app.New(cfg, app.Options{Logger: gatewaytest.Discard()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- a.Listener(ln) }()
-	gw := &gatewaytest.Gateway{App: a, Addr: ln.Addr().String(), URL: "http://" + ln.Addr().String()}
+	gw, served := gatewaytest.Serve(t, cfg)
 
 	const streams = 3
 	clients := make([]*sseClient, streams)

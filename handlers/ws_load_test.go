@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"net"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -13,7 +12,6 @@ import (
 
 	"github.com/fasthttp/websocket"
 
-	"gateway/app"
 	"gateway/internal/gatewaytest"
 )
 
@@ -195,17 +193,8 @@ func TestWSShutdownClosesBridges(t *testing.T) {
 		}
 	})
 	cfg := wsConfig(map[string][]string{"s": {up.URL}})
-	a, err := app.New(cfg, app.Options{Logger: gatewaytest.Discard()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- a.Listener(ln) }()
-	gw := &gatewaytest.Gateway{App: a, Addr: ln.Addr().String(), URL: "http://" + ln.Addr().String()}
+	gw, served := gatewaytest.Serve(t, cfg)
+	a := gw.App
 
 	clients := make([]*websocket.Conn, bridges)
 	closes := make(chan int, bridges)

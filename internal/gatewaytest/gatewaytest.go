@@ -49,7 +49,29 @@ func Start(t testing.TB, cfg *config.Config) *Gateway {
 // StartLogged is Start with the gateway's logs written to w as JSON lines.
 func StartLogged(t testing.TB, cfg *config.Config, w io.Writer) *Gateway {
 	t.Helper()
-	gw, err := app.New(cfg, app.Options{Logger: app.NewLogger(w, cfg.LogLevel, "json")})
+	g, served := serve(t, cfg, app.NewLogger(w, cfg.LogLevel, "json"))
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := g.App.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+		<-served
+	})
+	return g
+}
+
+// Serve starts the gateway as Start does, with its logs discarded, but
+// leaves its shutdown to the test, for tests of shutdown itself. The
+// channel receives Listener's result once the gateway stops serving.
+func Serve(t testing.TB, cfg *config.Config) (*Gateway, <-chan error) {
+	t.Helper()
+	return serve(t, cfg, Discard())
+}
+
+func serve(t testing.TB, cfg *config.Config, log *slog.Logger) (*Gateway, <-chan error) {
+	t.Helper()
+	gw, err := app.New(cfg, app.Options{Logger: log})
 	if err != nil {
 		t.Fatalf("app.New: %v", err)
 	}
@@ -57,16 +79,8 @@ func StartLogged(t testing.TB, cfg *config.Config, w io.Writer) *Gateway {
 	if err != nil {
 		t.Fatalf("listen: %v", err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- gw.Listener(ln) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := gw.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-		<-done
-	})
+	served := make(chan error, 1)
+	go func() { served <- gw.Listener(ln) }()
 	g := &Gateway{App: gw, Addr: ln.Addr().String(), URL: "http://" + ln.Addr().String()}
 	Eventually(t, 5*time.Second, func() bool {
 		c, err := net.DialTimeout("tcp", g.Addr, 100*time.Millisecond)
@@ -75,7 +89,7 @@ func StartLogged(t testing.TB, cfg *config.Config, w io.Writer) *Gateway {
 		}
 		return err == nil
 	}, "gateway to accept connections")
-	return g
+	return g, served
 }
 
 // Eventually polls cond until it holds or timeout passes, then fails the
