@@ -60,28 +60,14 @@ func TestSSEShutdownEndsStreams(t *testing.T) {
 func TestSSERefusedWhileShuttingDown(t *testing.T) {
 	checkLeaks(t)
 	up := newSSEUpstream(t, "text/event-stream")
-	cfg := gatewaytest.Config(map[string][]string{"s": {up.srv.URL}})
-	pool, err := upstream.New(upstream.Options{Services: cfg.Upstreams})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	sse := handlers.NewSSE(pool, cfg)
-	f := fiber.New(fiber.Config{DisableStartupMessage: true})
-	f.Get("/sse/:service/*", sse.Handle)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = f.Listener(ln) }()
-	t.Cleanup(func() { _ = f.Shutdown() })
+	sse, pool, addr := bareSSE(t, up.srv.URL)
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
 	if err := sse.Shutdown(ctx); err != nil {
 		t.Fatalf("Shutdown with no stream: %v", err)
 	}
-	c := openStreamProto(t, ln.Addr().String(), "HTTP/1.1", "GET", "/sse/s/")
+	c := openStreamProto(t, addr, "HTTP/1.1", "GET", "/sse/s/")
 	if c.status != http.StatusServiceUnavailable || c.header.Get("Retry-After") == "" {
 		t.Errorf("while shutting down: %d, Retry-After %q", c.status, c.header.Get("Retry-After"))
 	}
@@ -101,23 +87,9 @@ func TestSSERefusedWhileShuttingDown(t *testing.T) {
 func TestSSEOnServerClosingHijackedConns(t *testing.T) {
 	checkLeaks(t)
 	up := newSSEUpstream(t, "text/event-stream")
-	cfg := gatewaytest.Config(map[string][]string{"s": {up.srv.URL}})
-	pool, err := upstream.New(upstream.Options{Services: cfg.Upstreams})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	sse := handlers.NewSSE(pool, cfg)
-	f := fiber.New(fiber.Config{DisableStartupMessage: true})
-	f.Get("/sse/:service/*", sse.Handle)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = f.Listener(ln) }()
-	t.Cleanup(func() { _ = f.Shutdown() })
+	_, pool, addr := bareSSE(t, up.srv.URL)
 
-	c := openStreamProto(t, ln.Addr().String(), "HTTP/1.1", "GET", "/sse/s/")
+	c := openStreamProto(t, addr, "HTTP/1.1", "GET", "/sse/s/")
 	up.request(t)
 	for i := 1; i <= 2; i++ {
 		up.send(t, stampedEvent(i))
@@ -133,4 +105,27 @@ func TestSSEOnServerClosingHijackedConns(t *testing.T) {
 	gatewaytest.Eventually(t, time.Second, func() bool {
 		return u.Inflight() == 0 && u.Snapshot().ActiveSSE == 0
 	}, "inflight and active SSE back to 0")
+}
+
+// bareSSE serves the SSE handler alone on a plain Fiber app (fasthttp's
+// default: hijacked connections close when their handler returns) in front
+// of upstreamURL, as service "s".
+func bareSSE(t *testing.T, upstreamURL string) (*handlers.SSE, *upstream.Pool, string) {
+	t.Helper()
+	cfg := gatewaytest.Config(map[string][]string{"s": {upstreamURL}})
+	pool, err := upstream.New(upstream.Options{Services: cfg.Upstreams})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	sse := handlers.NewSSE(pool, cfg)
+	f := fiber.New(fiber.Config{DisableStartupMessage: true})
+	f.Get("/sse/:service/*", sse.Handle)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = f.Listener(ln) }()
+	t.Cleanup(func() { _ = f.Shutdown() })
+	return sse, pool, ln.Addr().String()
 }
