@@ -249,8 +249,8 @@ func TestWSKeepalive(t *testing.T) {
 	<-upClose // the upstream of the first bridge is told the client went away
 
 	// A client that never reads never answers.
+	start := time.Now() // before the bridge exists, so its silence cannot have begun earlier
 	silent := dialWS(t, wsURL(gw, "s", ""), nil)
-	start := time.Now()
 	select {
 	case ce := <-upClose:
 		if ce.Code != websocket.CloseGoingAway {
