@@ -258,3 +258,28 @@ func TestForwardedFromTrustedProxy(t *testing.T) {
 		t.Errorf("trusted proto/host not kept: %q %q", h.Get("X-Forwarded-Proto"), h.Get("X-Forwarded-Host"))
 	}
 }
+
+// A header sent twice cannot smuggle a forged value past the replacement.
+func TestDuplicateForwardedHeadersAreReplacedWhole(t *testing.T) {
+	var upHeader atomic.Pointer[http.Header]
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := r.Header.Clone()
+		upHeader.Store(&h)
+	}))
+	t.Cleanup(up.Close)
+	gw := gatewaytest.Start(t, gatewaytest.Config(map[string][]string{"s": {up.URL}}))
+	resp := rawRequest(t, gw.Addr, "GET /api/s/x HTTP/1.1\r\nHost: gw\r\n"+
+		"X-Forwarded-For: 1.1.1.1\r\nX-Forwarded-For: 6.6.6.6\r\n"+
+		"X-Forwarded-Proto: https\r\nX-Forwarded-Proto: https\r\n"+
+		"X-Forwarded-Host: a\r\nX-Forwarded-Host: b\r\n"+
+		"X-Request-Id: good-1\r\nX-Request-Id: bad id\r\n\r\n")
+	resp.Body.Close()
+	h := *upHeader.Load()
+	for name, want := range map[string]string{
+		"X-Forwarded-For": "127.0.0.1", "X-Forwarded-Proto": "http", "X-Forwarded-Host": "gw", "X-Request-Id": "good-1",
+	} {
+		if got := h.Values(name); len(got) != 1 || got[0] != want {
+			t.Errorf("upstream %s = %q, want only %q", name, got, want)
+		}
+	}
+}

@@ -31,36 +31,53 @@ func trusted(a netip.Addr, prefixes []netip.Prefix) bool {
 }
 
 // setForwarded sets X-Forwarded-For, -Proto and -Host on the upstream request
-// out, read from the client request in. The client's own values are kept
-// only when the peer is a trusted proxy (TRUSTED_PROXIES); otherwise a client
-// could forge its address or scheme. X-Forwarded-For gets the peer appended,
-// as net/http/httputil.ReverseProxy does.
+// out, a copy of the client request in ctx. The client's own values are
+// kept only when the peer is a trusted proxy (TRUSTED_PROXIES); otherwise a
+// client could forge its address or scheme. Every copy of a replaced field
+// is removed first: a header sent twice must not smuggle a second value
+// past the replacement. X-Forwarded-For gets the peer appended, as
+// net/http/httputil.ReverseProxy does, after all trusted prior values.
 func setForwarded(out *fasthttp.RequestHeader, ctx *fasthttp.RequestCtx, trustedProxies []netip.Prefix) {
+	in := &ctx.Request.Header
 	peer := peerAddr(ctx)
 	isTrusted := trusted(peer, trustedProxies)
 	var buf [256]byte
 	b := buf[:0]
-	if prior := ctx.Request.Header.Peek("X-Forwarded-For"); isTrusted && len(prior) > 0 {
-		b = append(b, prior...)
-		b = append(b, ", "...)
+	if isTrusted {
+		for _, v := range in.PeekAll(headerXFF) {
+			if len(v) > 0 {
+				b = append(b, v...)
+				b = append(b, ", "...)
+			}
+		}
 	}
 	if peer.IsValid() {
 		b = peer.AppendTo(b)
-		out.SetBytesV("X-Forwarded-For", b)
 	} else if len(b) > 0 {
-		out.SetBytesV("X-Forwarded-For", b[:len(b)-2])
-	} else {
-		out.Del("X-Forwarded-For")
+		b = b[:len(b)-2]
+	}
+	out.Del(headerXFF)
+	if len(b) > 0 {
+		out.SetBytesV(headerXFF, b)
 	}
 
-	if proto := ctx.Request.Header.Peek("X-Forwarded-Proto"); !isTrusted || len(proto) == 0 {
+	if !isTrusted || len(in.Peek(headerXFProto)) == 0 {
+		out.Del(headerXFProto)
 		if ctx.IsTLS() {
-			out.Set("X-Forwarded-Proto", "https")
+			out.Set(headerXFProto, "https")
 		} else {
-			out.Set("X-Forwarded-Proto", "http")
+			out.Set(headerXFProto, "http")
 		}
 	}
-	if host := ctx.Request.Header.Peek("X-Forwarded-Host"); !isTrusted || len(host) == 0 {
-		out.SetBytesV("X-Forwarded-Host", ctx.Request.Header.Host())
+	if !isTrusted || len(in.Peek(headerXFHost)) == 0 {
+		out.Del(headerXFHost)
+		out.SetBytesV(headerXFHost, in.Host())
 	}
 }
+
+// The forwarding headers, in fasthttp's canonical case.
+const (
+	headerXFF     = "X-Forwarded-For"
+	headerXFProto = "X-Forwarded-Proto"
+	headerXFHost  = "X-Forwarded-Host"
+)

@@ -41,16 +41,22 @@ func (g *RequestIDs) Append(dst []byte) []byte {
 // RequestID returns the middleware that gives every request an id: the
 // client's x-request-id when it is 1-128 characters of [A-Za-z0-9._:-],
 // else a new one. The id is set on the request (so it goes upstream) and on
-// the response before anything else runs, so every answer carries it.
+// the response before anything else runs, so every answer carries it. A
+// request carries exactly one id afterwards: further x-request-id fields a
+// client sent are dropped, never forwarded unchecked.
 func RequestID(g *RequestIDs) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		req := &c.Context().Request.Header
+		var buf [maxRequestIDLen]byte
 		id := req.Peek(apierror.HeaderRequestID)
-		if !ValidRequestID(id) {
-			var buf [48]byte
-			req.SetBytesV(apierror.HeaderRequestID, g.Append(buf[:0]))
-			id = req.Peek(apierror.HeaderRequestID)
+		if ValidRequestID(id) {
+			id = append(buf[:0], id...) // Del below reuses the header's memory
+		} else {
+			id = g.Append(buf[:0])
 		}
+		req.Del(apierror.HeaderRequestID)
+		req.SetBytesV(apierror.HeaderRequestID, id)
+		id = req.Peek(apierror.HeaderRequestID)
 		c.Context().Response.Header.SetBytesV(apierror.HeaderRequestID, id)
 		return c.Next()
 	}
