@@ -283,3 +283,40 @@ func TestDuplicateForwardedHeadersAreReplacedWhole(t *testing.T) {
 		}
 	}
 }
+
+// A chunked body past MAX_BODY_BYTES is cut with 413, and a client that
+// vanishes mid-upload is not taken for an upstream failure: neither trips
+// the breaker of a healthy upstream.
+func TestClientBodyFailuresAreNotUpstreamFailures(t *testing.T) {
+	up, _ := echoUpstream(t, "a")
+	cfg := gatewaytest.Config(map[string][]string{"s": {up.URL}})
+	cfg.MaxBodyBytes = 64 << 10
+	cfg.CBFailureThreshold = 1
+	gw := gatewaytest.Start(t, cfg)
+
+	req, _ := http.NewRequest("POST", gw.URL+"/api/s/up", struct{ io.Reader }{io.LimitReader(&pattern{}, 1<<20)})
+	resp, err := http.DefaultClient.Do(req)
+	if err == nil { // the gateway may also just close the connection on the over-long upload
+		if resp.StatusCode != 413 {
+			t.Fatalf("chunked 1 MiB over a 64 KiB limit: status %d, want 413", resp.StatusCode)
+		}
+		readError(t, resp)
+	}
+
+	c, err := net.Dial("tcp", gw.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.WriteString(c, "POST /api/s/up HTTP/1.1\r\nHost: gw\r\nContent-Length: 60000\r\n\r\n")
+	_, _ = c.Write(make([]byte, 20000))
+	c.Close()
+
+	gatewaytest.Eventually(t, 5*time.Second, func() bool {
+		u := gw.App.Pool().Snapshot().Services[0].Upstreams[0]
+		return u.Canceled >= 2 && u.Inflight == 0
+	}, "both failed uploads to end their leases")
+	u := gw.App.Pool().Snapshot().Services[0].Upstreams[0]
+	if u.Failures != 0 || u.State.String() != "closed" {
+		t.Fatalf("upstream failures %d, breaker %s: a client's failure was blamed on the upstream", u.Failures, u.State)
+	}
+}

@@ -31,6 +31,7 @@ const (
 	msgBadResponse    = "bad upstream response"
 	msgBusy           = "upstream connection limit reached"
 	msgBodyTooLarge   = "request body too large"
+	msgBodyIncomplete = "request body incomplete"
 )
 
 // classify maps an error of an upstream exchange to the answer, in the one
@@ -60,6 +61,20 @@ func classify(err error) failure {
 	default:
 		return failure{fasthttp.StatusBadGateway, msgBadResponse, false}
 	}
+}
+
+// clientFailure reports whether err was the client's, met while its body
+// streamed upstream, and how to answer: 413 for a body past MAX_BODY_BYTES,
+// else 400 (the client has most likely gone; nginx logs such a request 499).
+func clientFailure(err error) (failure, bool) {
+	var ce *clientError
+	if !errors.As(err, &ce) {
+		return failure{}, false
+	}
+	if errors.Is(ce.err, errBodyTooLarge) {
+		return failure{fasthttp.StatusRequestEntityTooLarge, msgBodyTooLarge, false}, true
+	}
+	return failure{fasthttp.StatusBadRequest, msgBodyIncomplete, false}, true
 }
 
 func isNetTimeout(err error) bool {

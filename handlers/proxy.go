@@ -31,6 +31,7 @@ type Proxy struct {
 	timeout    time.Duration
 	maxBody    int64
 	retryAfter int
+	bodies     clientBodies
 }
 
 // NewProxy returns the /api proxy over pool, configured by cfg.
@@ -63,9 +64,14 @@ func (p *Proxy) Handle(c *fiber.Ctx) error {
 	if cl := ctx.Request.Header.ContentLength(); p.maxBody > 0 && int64(cl) > p.maxBody {
 		return apierror.Write(c, fiber.StatusRequestEntityTooLarge, msgBodyTooLarge)
 	}
+	var body *clientBody
+	if cl := ctx.Request.Header.ContentLength(); hasBody(cl) && ctx.Request.IsBodyStream() {
+		body = p.bodies.get(ctx.RequestBodyStream(), cl, p.maxBody)
+		defer p.bodies.put(body) // after the request below lets go of it
+	}
 	req := fasthttp.AcquireRequest()
 	defer fasthttp.ReleaseRequest(req)
-	clientClose := prepareRequest(req, ctx, p.trusted)
+	clientClose := prepareRequest(req, ctx, p.trusted, body)
 	err := p.roundTrip(c, svc, req)
 	if clientClose {
 		ctx.SetConnectionClose()
@@ -127,6 +133,14 @@ func (p *Proxy) send(c *fiber.Ctx, svc *upstream.Service, req *fasthttp.Request,
 			}
 			return lease, nil
 		}
+		if f, ok := clientFailure(err); ok {
+			lease.Done(upstream.Outcome{Err: err, Canceled: true})
+			if retrying {
+				budget.Release()
+			}
+			resp.Reset()
+			return upstream.Lease{}, apierror.Write(c, f.status, f.msg)
+		}
 		lease.Done(upstream.Outcome{Err: err})
 		f := classify(err)
 		if !retrying && f.retryable && canRetry(req) && budget.TryAcquire() {
@@ -156,9 +170,9 @@ func canRetry(req *fasthttp.Request) bool {
 
 // prepareRequest fills req, bound upstream, from the client's request: its
 // headers less the hop-by-hop ones, X-Forwarded-*, and its body as a stream
-// so large uploads never sit whole in memory. It reports whether the client
-// asked to close its connection.
-func prepareRequest(req *fasthttp.Request, ctx *fasthttp.RequestCtx, trustedProxies []netip.Prefix) bool {
+// so large uploads never sit whole in memory, read through body when it is
+// not nil. It reports whether the client asked to close its connection.
+func prepareRequest(req *fasthttp.Request, ctx *fasthttp.RequestCtx, trustedProxies []netip.Prefix, body *clientBody) bool {
 	in := &ctx.Request
 	clientClose := in.Header.ConnectionClose()
 	in.Header.CopyTo(&req.Header)
@@ -169,6 +183,8 @@ func prepareRequest(req *fasthttp.Request, ctx *fasthttp.RequestCtx, trustedProx
 	setForwarded(&req.Header, ctx, trustedProxies)
 	switch cl := in.Header.ContentLength(); {
 	case !hasBody(cl):
+	case body != nil:
+		req.SetBodyStream(body, cl)
 	case in.IsBodyStream():
 		req.SetBodyStream(ctx.RequestBodyStream(), cl)
 	default:

@@ -127,7 +127,7 @@ func (s *SSE) Handle(c *fiber.Ctx) error {
 	}
 	ctx := c.Context()
 	req := fasthttp.AcquireRequest()
-	clientClose := prepareRequest(req, ctx, s.proxy.trusted)
+	clientClose := prepareRequest(req, ctx, s.proxy.trusted, nil)
 	resp := fasthttp.AcquireResponse()
 	start := time.Now()
 	lease, err := s.proxy.send(c, svc, req, resp, (*upstream.Upstream).StreamClient)
