@@ -10,6 +10,7 @@ import (
 	"math"
 	"net"
 	"os"
+	"sync"
 	"sync/atomic"
 
 	"github.com/gofiber/fiber/v2"
@@ -35,7 +36,7 @@ type App struct {
 	draining atomic.Bool
 	// stopStreams end the long-lived streams (SSE, WebSocket) on Shutdown,
 	// which would otherwise wait on them; set by streamRoutes.
-	stopStreams []func()
+	stopStreams []func(context.Context)
 	obs         observability // metrics registry and sources; see routes_admin.go
 	guards      *guards       // shedding, auth, rate limit, cache; see guards.go
 }
@@ -133,15 +134,18 @@ func (a *App) Listener(ln net.Listener) error {
 	return a.fiber.Listener(ln)
 }
 
-// Shutdown drains the gateway: /readyz turns 503, open streams are told to
-// end, the listener closes, and requests in flight get until ctx ends to
-// finish. It then releases the pool.
+// Shutdown drains the gateway within ctx: /readyz turns 503, and at the
+// same time the listener closes, requests in flight finish, and open
+// streams are told to end (SSE cleanly, WebSocket with 1001). It then
+// releases the guards and the pool.
 func (a *App) Shutdown(ctx context.Context) error {
 	a.draining.Store(true)
+	var wg sync.WaitGroup
 	for _, stop := range a.stopStreams {
-		stop()
+		wg.Go(func() { stop(ctx) })
 	}
 	err := a.fiber.ShutdownWithContext(ctx)
+	wg.Wait()
 	a.guards.close()
 	a.pool.Close()
 	return err

@@ -79,6 +79,12 @@ func (s *streamBody[C]) Read(p []byte) (int, error) {
 			s.bad = true
 			return n, io.ErrUnexpectedEOF
 		}
+		if s.framing == -1 {
+			if terr := endChunked(s.br); terr != nil {
+				s.bad = true
+				return n, normalize(terr)
+			}
+		}
 		s.eof = true
 	default:
 		s.bad = true
@@ -88,7 +94,8 @@ func (s *streamBody[C]) Read(p []byte) (int, error) {
 }
 
 // Close ends the body and hands the connection back, or closes it when the
-// body was not read to its end. It may be called more than once.
+// body was not read to its end. Call it once: it returns s to its pool, and
+// s then belongs to another response. (It tolerates a Close racing a Read.)
 func (s *streamBody[C]) Close() error {
 	if !s.mu.TryLock() {
 		// A Read is blocked on the upstream: closing the connection
@@ -112,4 +119,26 @@ func (s *streamBody[C]) Close() error {
 	s.hc, s.cc, s.br, s.body, s.fixed = nil, zero, nil, nil, io.LimitedReader{}
 	s.pool.Put(s)
 	return nil
+}
+
+// maxTrailerLines bounds the trailer section read after a chunked body.
+const maxTrailerLines = 64
+
+var errTooManyTrailers = errors.New("upstream sent too many trailer fields")
+
+// endChunked reads what follows a chunked body's last chunk, the trailer
+// section up to its empty line (RFC 9112 §7.1.2), which Go's chunked reader
+// leaves unread; otherwise those bytes would be taken for the status line
+// of the next response on the pooled connection. Trailers are dropped.
+func endChunked(br *bufio.Reader) error {
+	for range maxTrailerLines {
+		line, err := br.ReadSlice('\n')
+		if err != nil {
+			return err
+		}
+		if len(line) <= 2 && (len(line) == 1 || line[0] == '\r') {
+			return nil
+		}
+	}
+	return errTooManyTrailers
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -174,5 +175,54 @@ func itoa(n int) string {
 		if n == 0 {
 			return string(b[i:])
 		}
+	}
+}
+
+// Trailers that arrive after the last chunk, in a later segment, are read
+// with the body, so the next response on the pooled connection starts clean.
+func TestTransportChunkedTrailersLeaveConnectionClean(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var accepted atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		accepted.Add(1)
+		defer c.Close()
+		br := bufio.NewReader(c)
+		for i := 0; ; i++ {
+			var req fasthttp.Request
+			if err := req.Read(br); err != nil {
+				return
+			}
+			_, _ = io.WriteString(c, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-T\r\n\r\n3\r\nabc\r\n0\r\n")
+			time.Sleep(20 * time.Millisecond) // the trailer comes in a segment of its own
+			_, _ = io.WriteString(c, "X-T: 1\r\n\r\n")
+		}
+	}()
+	t.Cleanup(func() { ln.Close(); <-done })
+	addr := ln.Addr().String()
+	hc := newTestClient(addr)
+	defer hc.CloseIdleConnections()
+	for i := 0; i < 3; i++ {
+		req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+		req.SetRequestURI("http://" + addr + "/x")
+		if err := hc.Do(req, resp); err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+		if string(resp.Body()) != "abc" {
+			t.Fatalf("request %d: body %q", i, resp.Body())
+		}
+		fasthttp.ReleaseRequest(req)
+		fasthttp.ReleaseResponse(resp)
+	}
+	if n := accepted.Load(); n != 1 {
+		t.Fatalf("%d connections for 3 requests, want 1 reused", n)
 	}
 }
