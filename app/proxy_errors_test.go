@@ -107,6 +107,8 @@ func TestBadPathsRefusedBeforeRouting(t *testing.T) {
 		"/api/users/..",
 		"/api/../healthz",
 		"/api/users/x/..?q=1",
+		"/api/users/..;/admin",
+		"/api/users/%2e%2e;jsessionid=1/x",
 		"http://host/api/users/../x",
 	}
 	for _, p := range paths {
@@ -122,7 +124,7 @@ func TestBadPathsRefusedBeforeRouting(t *testing.T) {
 		t.Fatalf("upstream received %d requests with bad paths", n)
 	}
 	// Paths that only look alike pass.
-	for _, p := range []string{"/api/users/...", "/api/users/.well-known/x", "/api/users/a..b", "/api/users/%2e%2e%2e"} {
+	for _, p := range []string{"/api/users/...", "/api/users/.well-known/x", "/api/users/a..b", "/api/users/%2e%2e%2e", "/api/users/a;b=1"} {
 		resp := rawRequest(t, gw.Addr, "GET "+p+" HTTP/1.1\r\nHost: x\r\n\r\n")
 		if resp.StatusCode != 200 {
 			t.Errorf("%s: status %d, want 200", p, resp.StatusCode)

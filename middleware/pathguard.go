@@ -1,6 +1,8 @@
 package middleware
 
 import (
+	"bytes"
+
 	"github.com/gofiber/fiber/v2"
 
 	"gateway/apierror"
@@ -81,8 +83,13 @@ func isEncodedSlash(hi, lo byte) bool {
 }
 
 // isDotSegment reports whether seg decodes to "." or "..": each dot may be
-// written "." or "%2e" in any case.
+// written "." or "%2e" in any case. Path parameters after ';' are ignored,
+// since servlet containers (Tomcat, Jetty) strip them and would then read
+// "..;x" as "..".
 func isDotSegment(seg []byte) bool {
+	if i := bytes.IndexByte(seg, ';'); i >= 0 {
+		seg = seg[:i]
+	}
 	dots := 0
 	for i := 0; i < len(seg); {
 		switch {
