@@ -148,6 +148,8 @@ Gateway demo running on %[1]s (Ctrl-C to stop). Try:
     (or in a browser console: new WebSocket("ws://%[2]s/ws/chat?path=/room/1").onmessage = e => console.log(e.data))
   curl -i %[1]s/healthz
   curl -i %[1]s/readyz
+  open %[1]s/admin                               # live dashboard of every upstream
+  curl -s %[1]s/metrics | grep ^gateway_           # Prometheus metrics
 `, base, addr)
 }
 
