@@ -127,7 +127,9 @@ func TestAdminDashboardInBrowser(t *testing.T) {
 			goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
 			goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"))
 	})
-	a, _ := echoUpstream(t, "a")
+	// a answers in 5 ms, so b is the upstream the gateway prefers and the
+	// one traffic meets when b dies, which opens its breaker.
+	a := slowUpstream(t, 5*time.Millisecond)
 	b, _ := echoUpstream(t, "b")
 	cfg := gatewaytest.Config(map[string][]string{"users": {a.URL, b.URL}})
 	cfg.CBFailureThreshold = 2

@@ -87,7 +87,9 @@ func get(t *testing.T, url string, n int) int {
 }
 
 func TestMetricsMoveWithTraffic(t *testing.T) {
-	a, _ := echoUpstream(t, "a")
+	// a answers in 5 ms, so b is the upstream the gateway prefers and the
+	// one traffic meets when b dies, which opens its breaker.
+	a := slowUpstream(t, 5*time.Millisecond)
 	b, _ := echoUpstream(t, "b")
 	cfg := gatewaytest.Config(map[string][]string{"users": {a.URL, b.URL}})
 	cfg.CBFailureThreshold = 2
