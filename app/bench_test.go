@@ -19,13 +19,7 @@ import (
 //
 //	go test -run '^$' -bench ProxyGET -benchmem ./app/
 func BenchmarkProxyGET(b *testing.B) {
-	upLn := fasthttputil.NewInmemoryListener()
-	up := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
-		ctx.SetContentType("application/json")
-		ctx.SetBodyString(`{"ok":true}`)
-	}}
-	go up.Serve(upLn) //nolint:errcheck
-	defer upLn.Close()
+	upLn := benchUpstream(b)
 
 	// The pool dials "127.0.0.1:1"; the benchmark swaps its HostClient's
 	// dialer for the in-memory listener so no socket noise enters the figure.
@@ -51,13 +45,7 @@ func BenchmarkProxyGET(b *testing.B) {
 // and upstream with no gateway between. Its allocations belong to the
 // benchmark's own client and upstream; the gateway's are the difference.
 func BenchmarkDirectGET(b *testing.B) {
-	upLn := fasthttputil.NewInmemoryListener()
-	up := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
-		ctx.SetContentType("application/json")
-		ctx.SetBodyString(`{"ok":true}`)
-	}}
-	go up.Serve(upLn) //nolint:errcheck
-	defer upLn.Close()
+	upLn := benchUpstream(b)
 	runClient(b, upLn)
 }
 
@@ -83,4 +71,17 @@ func runClient(b *testing.B, ln *fasthttputil.InmemoryListener) {
 			}
 		}
 	})
+}
+
+// benchUpstream serves a small JSON answer on an in-memory listener until
+// the benchmark ends.
+func benchUpstream(b *testing.B) *fasthttputil.InmemoryListener {
+	ln := fasthttputil.NewInmemoryListener()
+	up := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		ctx.SetContentType("application/json")
+		ctx.SetBodyString(`{"ok":true}`)
+	}}
+	go up.Serve(ln) //nolint:errcheck
+	b.Cleanup(func() { ln.Close() })
+	return ln
 }

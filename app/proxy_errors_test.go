@@ -34,17 +34,6 @@ func readError(t *testing.T, resp *http.Response) errorBody {
 	return e
 }
 
-// deadAddr returns a loopback URL on which nothing listens.
-func deadAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return "http://" + addr
-}
-
 func TestProxyErrorStatuses(t *testing.T) {
 	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		select {
@@ -55,7 +44,7 @@ func TestProxyErrorStatuses(t *testing.T) {
 	t.Cleanup(slow.Close)
 	cfg := gatewaytest.Config(map[string][]string{
 		"slow": {slow.URL},
-		"dead": {deadAddr(t)},
+		"dead": {gatewaytest.DeadURL(t)},
 	})
 	cfg.ProxyTimeout = 200 * time.Millisecond
 	cfg.CBFailureThreshold = 2

@@ -62,18 +62,6 @@ func silentListener(t *testing.T) string {
 	return "http://" + ln.Addr().String()
 }
 
-// deadURL returns a loopback URL on which nothing listens.
-func deadURL(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return "http://" + addr
-}
-
 func TestWSUpstreamFailuresAnswerHTTP(t *testing.T) {
 	checkLeaks(t)
 	refusing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -86,7 +74,7 @@ func TestWSUpstreamFailuresAnswerHTTP(t *testing.T) {
 	}))
 	t.Cleanup(refusing.Close)
 	cfg := wsConfig(map[string][]string{
-		"dead":    {deadURL(t)},
+		"dead":    {gatewaytest.DeadURL(t)},
 		"silent":  {silentListener(t)},
 		"refuses": {refusing.URL},
 	})
@@ -137,7 +125,7 @@ func failures(gw *gatewaytest.Gateway, service string) int64 {
 // without any dial.
 func TestWSNoUpstreamAvailable(t *testing.T) {
 	checkLeaks(t)
-	cfg := wsConfig(map[string][]string{"dead": {deadURL(t)}})
+	cfg := wsConfig(map[string][]string{"dead": {gatewaytest.DeadURL(t)}})
 	cfg.CBFailureThreshold = 1
 	cfg.CBCooldown = time.Minute
 	cfg.CBMaxCooldown = time.Minute
@@ -155,7 +143,7 @@ func TestWSNoUpstreamAvailable(t *testing.T) {
 func TestWSDialRetriesAnotherUpstream(t *testing.T) {
 	checkLeaks(t)
 	up := startWSUpstream(t, nil, echo)
-	cfg := wsConfig(map[string][]string{"s": {deadURL(t), up.URL}})
+	cfg := wsConfig(map[string][]string{"s": {gatewaytest.DeadURL(t), up.URL}})
 	gw := gatewaytest.Start(t, cfg)
 	for range 4 { // selection may pick either first; every attempt must reach the live one
 		c := dialWS(t, wsURL(gw, "s", ""), nil)

@@ -115,3 +115,16 @@ func (w testWriter) Write(p []byte) (int, error) {
 // Discard is a logger that drops everything, for tests that build parts of
 // the gateway by hand.
 func Discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// DeadURL returns a loopback http URL on which nothing listens: connections
+// to it are refused.
+func DeadURL(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return "http://" + addr
+}
