@@ -131,6 +131,16 @@ func TestGiBBodiesStreamInBoundedMemory(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond) // polling for start-up
 	}
+	hc := exec.Command(bin, "healthcheck")
+	hc.Env = append(os.Environ(), "PORT="+strconv.Itoa(port))
+	if out, err := hc.CombinedOutput(); err != nil {
+		t.Fatalf("gateway healthcheck against the running gateway: %v %s", err, out)
+	}
+	hc = exec.Command(bin, "healthcheck")
+	hc.Env = append(os.Environ(), "PORT="+strconv.Itoa(freePort(t)))
+	if err := hc.Run(); err == nil {
+		t.Fatal("gateway healthcheck succeeded where nothing listens")
+	}
 	startRSS := rssKiB(cmd.Process.Pid)
 	var peak atomic.Int64
 	stop := make(chan struct{})
