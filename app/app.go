@@ -39,6 +39,7 @@ type App struct {
 	stopStreams []func(context.Context)
 	obs         observability // metrics registry and sources; see routes_admin.go
 	guards      *guards       // shedding, auth, rate limit, cache; see guards.go
+	ids         *middleware.RequestIDs
 }
 
 // New builds the gateway for cfg. It does not listen; call Listener or
@@ -53,7 +54,8 @@ func New(cfg *config.Config, opts Options) (*App, error) {
 		return nil, fmt.Errorf("building upstream pool: %w", err)
 	}
 	a.pool = pool
-	a.fiber = fiber.New(fiberConfig(cfg))
+	a.ids = middleware.NewRequestIDs()
+	a.fiber = fiber.New(fiberConfig(cfg, errorHandler(a.ids)))
 	a.fiber.Server().MaxConnsPerIP = cfg.MaxConnsPerIP
 	if err := a.routes(); err != nil {
 		return nil, err
@@ -64,7 +66,7 @@ func New(cfg *config.Config, opts Options) (*App, error) {
 // fiberConfig is the server configuration: request bodies stream (a 1 GiB
 // upload never sits in memory), the read buffer is the header size limit,
 // and every error answers in the gateway's JSON shape.
-func fiberConfig(cfg *config.Config) fiber.Config {
+func fiberConfig(cfg *config.Config, onError fiber.ErrorHandler) fiber.Config {
 	bodyLimit := math.MaxInt32 // bodies stream; MAX_BODY_BYTES is enforced by the proxy
 	if cfg.MaxBodyBytes > 0 && cfg.MaxBodyBytes < math.MaxInt32 {
 		bodyLimit = int(cfg.MaxBodyBytes)
@@ -77,7 +79,7 @@ func fiberConfig(cfg *config.Config) fiber.Config {
 		ReadBufferSize:               cfg.MaxHeaderBytes,
 		ReadTimeout:                  cfg.ServerReadTimeout,
 		IdleTimeout:                  cfg.ServerIdleTimeout,
-		ErrorHandler:                 errorHandler,
+		ErrorHandler:                 onError,
 	}
 	if cfg.MaxConns > 0 {
 		fc.Concurrency = cfg.MaxConns
@@ -88,7 +90,7 @@ func fiberConfig(cfg *config.Config) fiber.Config {
 // routes installs the middleware chain and the route table.
 func (a *App) routes() error {
 	f := a.fiber
-	f.Use(middleware.RequestID(middleware.NewRequestIDs()))
+	f.Use(middleware.RequestID(a.ids))
 	f.Use(a.httpMetrics())
 	f.Use(middleware.PathGuard())
 	f.Use(middleware.AccessLog(a.log, handlers.LocalUpstream, handlers.LocalRetries))

@@ -311,3 +311,29 @@ func TestClientBodyFailuresAreNotUpstreamFailures(t *testing.T) {
 		t.Fatalf("upstream failures %d, breaker %s: a client's failure was blamed on the upstream", u.Failures, u.State)
 	}
 }
+
+// Requests refused before any middleware runs still get the JSON error and
+// a request id.
+func TestMalformedRequestsGetJSONErrorsWithIDs(t *testing.T) {
+	up, _ := echoUpstream(t, "a")
+	cfg := gatewaytest.Config(map[string][]string{"s": {up.URL}})
+	cfg.MaxHeaderBytes = 4096
+	gw := gatewaytest.Start(t, cfg)
+	tests := []struct {
+		name, raw string
+		want      int
+	}{
+		{"headers over MAX_HEADER_BYTES", "GET /api/s/x HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 8000) + "\r\n\r\n", 431},
+		{"garbage request line", "GARBAGE\r\n\r\n", 400},
+		{"bad content length", "POST /api/s/x HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n", 400},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			resp := rawRequest(t, gw.Addr, tt.raw)
+			if resp.StatusCode != tt.want {
+				t.Fatalf("status %d, want %d", resp.StatusCode, tt.want)
+			}
+			readError(t, resp) // JSON, with a request id equal to the header's
+		})
+	}
+}
