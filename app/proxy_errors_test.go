@@ -337,3 +337,33 @@ func TestMalformedRequestsGetJSONErrorsWithIDs(t *testing.T) {
 		})
 	}
 }
+
+// An upstream that dies mid-body ends the client's response with an error
+// (a short body on a closed connection), never a hang or a body passed off
+// as complete.
+func TestUpstreamDyingMidBodyCutsTheClient(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "1048576")
+		_, _ = w.Write(make([]byte, 100<<10))
+		w.(http.Flusher).Flush()
+		conn, _, err := w.(http.Hijacker).Hijack()
+		if err == nil {
+			conn.Close()
+		}
+	}))
+	t.Cleanup(up.Close)
+	gw := gatewaytest.Start(t, gatewaytest.Config(map[string][]string{"s": {up.URL}}))
+	client := &http.Client{Timeout: 10 * time.Second}
+	resp, err := client.Get(gw.URL + "/api/s/big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	n, err := io.Copy(io.Discard, resp.Body)
+	if err == nil || n >= 1<<20 {
+		t.Fatalf("read %d bytes, err %v: want a short body ending in an error", n, err)
+	}
+	gatewaytest.Eventually(t, 5*time.Second, func() bool {
+		return gw.App.Pool().Snapshot().Services[0].Upstreams[0].Inflight == 0
+	}, "the upstream's lease to end")
+}
