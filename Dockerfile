@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # Build: a static binary, the same command .ci/run uses.
-FROM golang:1.26-bookworm AS build
+FROM golang:1.26 AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
