@@ -227,16 +227,32 @@ func (w *WSBridge) upstreamHeader(ctx *fasthttp.RequestCtx) http.Header {
 // blank line ending the response header, so the first frames, which an
 // upstream may send right behind its 101, stay here (rest) for the
 // bridge's frameReader, which reads the connection under it.
+//
+// It also bounds the upstream's response header to maxUpstreamHandshake
+// bytes: the library reads it with no limit, and an upstream sending one
+// endless header line would otherwise grow the gateway's memory until the
+// handshake timeout.
 type handshakeConn struct {
 	net.Conn
 	pending   []byte // read, not handed out
+	handed    int    // bytes handed out so far
 	lineStart bool   // the last byte handed out ended a line
 	done      bool   // the header's end was handed out
 }
 
+// maxUpstreamHandshake bounds an upstream's handshake response header.
+const maxUpstreamHandshake = 16 << 10
+
+// errHandshakeTooLarge is an upstream handshake response header past
+// maxUpstreamHandshake.
+var errHandshakeTooLarge = errors.New("upstream websocket handshake response header too large")
+
 func (c *handshakeConn) Read(p []byte) (int, error) {
 	if c.done {
 		return 0, io.EOF // a refused handshake's body: not needed
+	}
+	if c.handed >= maxUpstreamHandshake {
+		return 0, errHandshakeTooLarge
 	}
 	if len(c.pending) == 0 {
 		buf := make([]byte, 512) // not kept: the connection lives on, its handshake buffer must not
@@ -262,6 +278,7 @@ func (c *handshakeConn) Read(p []byte) (int, error) {
 	}
 	copy(p, c.pending[:n])
 	c.pending = c.pending[n:]
+	c.handed += n
 	return n, nil
 }
 

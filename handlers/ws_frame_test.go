@@ -392,3 +392,36 @@ func FuzzFrameReader(f *testing.F) {
 		t.Fatal("more frames than input bytes")
 	})
 }
+
+// An upstream whose handshake header never ends is cut off at
+// maxUpstreamHandshake bytes instead of growing the gateway's memory.
+func TestHandshakeConnBoundsTheHeader(t *testing.T) {
+	w, r := tcpPair(t)
+	go func() {
+		line := []byte("HTTP/1.1 101 Switching Protocols\r\nX-Endless: ")
+		_, _ = w.Write(line)
+		chunk := bytes.Repeat([]byte("a"), 4096)
+		for i := 0; i < 64; i++ { // 256 KiB, never a line end
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}()
+	hc := &handshakeConn{Conn: r}
+	_ = r.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 4096)
+	total := 0
+	for {
+		n, err := hc.Read(buf)
+		total += n
+		if errors.Is(err, errHandshakeTooLarge) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("after %d bytes: %v, want errHandshakeTooLarge", total, err)
+		}
+	}
+	if total > maxUpstreamHandshake+4096 {
+		t.Fatalf("handed out %d bytes before refusing, want about %d", total, maxUpstreamHandshake)
+	}
+}
