@@ -111,9 +111,8 @@ func (b *bridge) end(code int, reason string) bool {
 		return false
 	}
 	msg := websocket.FormatCloseMessage(code, reason)
-	deadline := time.Now().Add(wsControlTimeout)
 	for i := range b.writers {
-		_ = b.writers[i].writeControl(opClose, msg, deadline)
+		_ = b.writers[i].writeControl(opClose, msg)
 	}
 	return true
 }
@@ -122,7 +121,7 @@ func (b *bridge) end(code int, reason string) bool {
 // one refuses (errCloseSent), which is ignored like any failure here: the
 // grace timer cuts what cannot be closed politely.
 func (b *bridge) sendClose(s wsSide, code int, reason string) {
-	_ = b.writers[s].writeControl(opClose, websocket.FormatCloseMessage(code, reason), time.Now().Add(wsControlTimeout))
+	_ = b.writers[s].writeControl(opClose, websocket.FormatCloseMessage(code, reason))
 }
 
 // abort cuts both sockets, which stops both copiers.
@@ -146,9 +145,8 @@ func (b *bridge) tick() {
 			return
 		}
 	}
-	deadline := now.Add(wsControlTimeout)
 	for i := range b.writers {
-		_ = b.writers[i].writeControl(opPing, b.h.ping, deadline)
+		_ = b.writers[i].writeControl(opPing, b.h.ping)
 	}
 	if !b.closing() {
 		b.keepalive.Reset(b.h.interval)

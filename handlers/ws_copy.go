@@ -124,11 +124,10 @@ func (b *bridge) control(from wsSide, fr *frameReader, h *frameHeader) bool {
 		return true
 	}
 	to := &b.writers[from.other()]
-	deadline := time.Now().Add(wsControlTimeout)
 	switch h.opcode {
 	case opPing, opPong:
 		if h.opcode == opPing || string(p) != wsKeepalivePayload {
-			_ = to.writeControl(h.opcode, p, deadline)
+			_ = to.writeControl(h.opcode, p)
 		}
 	case opClose:
 		code, reason, err := closeOf(p)

@@ -85,16 +85,20 @@ func (w *frameWriter) writeData(frame []byte, opcode int, fin bool, deadline tim
 }
 
 // writeControl writes a control frame (or an empty data frame) with the
-// given payload, copied: it may belong to another goroutine's buffer.
-func (w *frameWriter) writeControl(opcode int, payload []byte, deadline time.Time) error {
+// given payload, copied: it may belong to another goroutine's buffer. It
+// has wsControlTimeout from the moment it gets the writer, not from the
+// call: a control frame may wait behind a data frame that is slow to go.
+func (w *frameWriter) writeControl(opcode int, payload []byte) error {
 	var frame [frameHeadroom + maxControlPayload]byte
 	n := copy(frame[frameHeadroom:], payload[:min(len(payload), maxControlPayload)])
 	start := w.appendHeader(frame[:frameHeadroom], opcode, true, frame[frameHeadroom:frameHeadroom+n])
-	return w.write(frame[start:frameHeadroom+n], opcode == opClose, deadline)
+	return w.write(frame[start:frameHeadroom+n], opcode == opClose, time.Time{})
 }
 
-// write writes one whole frame by the deadline. A failed write breaks the
-// writer for good: part of the frame may be out.
+// write writes one whole frame by the deadline; a zero deadline means
+// wsControlTimeout from when the writer is free. A write that failed after
+// sending part of the frame breaks the writer for good; one that sent
+// nothing leaves it usable.
 func (w *frameWriter) write(frame []byte, isClose bool, deadline time.Time) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -104,12 +108,17 @@ func (w *frameWriter) write(frame []byte, isClose bool, deadline time.Time) erro
 	case w.closed:
 		return errCloseSent
 	}
+	if deadline.IsZero() {
+		deadline = time.Now().Add(wsControlTimeout)
+	}
 	if err := w.conn.SetWriteDeadline(deadline); err != nil {
 		w.err = err
 		return err
 	}
-	if _, err := w.conn.Write(frame); err != nil {
-		w.err = err
+	if n, err := w.conn.Write(frame); err != nil {
+		if n > 0 {
+			w.err = err
+		}
 		return err
 	}
 	w.closed = isClose
