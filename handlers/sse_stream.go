@@ -55,6 +55,7 @@ type sseStream struct {
 	chunked       bool      // the upstream body is chunked (see relay)
 	detach        bool      // the server keeps hijacked connections (see begin)
 	identity      bool      // the client is HTTP/1.0: no chunked framing
+	clientFailed  bool      // a write to the client failed (see write)
 	ended         endReason
 }
 
@@ -130,7 +131,7 @@ func (st *sseStream) wake() {
 // stream cut short. Then the upstream is let go and the client connection
 // closed.
 func (st *sseStream) end(err error) {
-	if err == io.EOF && !st.identity {
+	if err == io.EOF && !st.identity && !st.clientFailed && st.ended != endClientGone {
 		_ = st.write([]byte(lastChunk))
 	}
 	st.h.unregister(st) // first: no wake may reach the upstream connection once it is pooled
@@ -186,16 +187,30 @@ func (st *sseStream) read(p []byte) (int, error) {
 // whole clientWriteTimeout: the deadline moves only once half of it is
 // spent, so a busy stream updates a timer every few seconds, not every
 // write.
+//
+// After a failed write the client is taken for gone: later writes fail at
+// once, so ending the stream does not wait a second timeout on a client
+// that stopped reading, nor add a last chunk after a partial one.
 func (st *sseStream) write(b []byte) error {
+	if st.clientFailed {
+		return errClientFailed
+	}
 	if now := time.Now(); st.writeDeadline.Sub(now) < clientWriteTimeout/2 {
 		st.writeDeadline = now.Add(clientWriteTimeout)
 		if err := st.client.SetWriteDeadline(st.writeDeadline); err != nil {
+			st.clientFailed = true
 			return err
 		}
 	}
 	_, err := st.client.Write(b)
+	if err != nil {
+		st.clientFailed = true
+	}
 	return err
 }
+
+// errClientFailed is a write to a client whose earlier write failed.
+var errClientFailed = errors.New("sse: an earlier write to the client failed")
 
 // Tick runs each time the upstream has been quiet for one tick: it ends the
 // stream when the gateway is shutting down or the client has gone, and
