@@ -87,9 +87,11 @@ func tickInterval(heartbeat time.Duration) time.Duration {
 }
 
 // Shutdown ends every open stream with a clean end of body and waits,
-// until ctx ends, for all of them to have closed both their connections. Streams asked for afterwards are
-// refused with 503. The server's own graceful shutdown does not wait for
-// them: a stream's connection is no longer the server's.
+// until ctx ends, for all of them to have closed both their connections;
+// streams still open then have their client connections cut. Streams
+// asked for afterwards are refused with 503. The server's own graceful
+// shutdown does not wait for them: a stream's connection is no longer the
+// server's.
 func (s *SSE) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.stopping.Store(true)
@@ -100,6 +102,7 @@ func (s *SSE) Shutdown(ctx context.Context) error {
 	for s.active.Load() > 0 {
 		select {
 		case <-ctx.Done():
+			s.cutAll()
 			return ctx.Err()
 		case <-t.C:
 		}

@@ -60,6 +60,18 @@ func (s *SSE) wakeAll() {
 	}
 }
 
+// cutAll closes the client connection of every running stream, whose
+// writes then fail and whose relays end: what Shutdown does to streams
+// still open when its deadline passes, like the WebSocket bridge's abort.
+func (s *SSE) cutAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, st := range s.streams {
+		_ = st.client.Close()
+		st.wake()
+	}
+}
+
 // hangupsIdle is asked by the hang-up watcher after each wait: with no
 // stream left to watch it is released, and the watcher ends (the next
 // stream starts another).
