@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"crypto/tls"
 	"math"
 	"net"
 	"sync/atomic"
@@ -59,32 +58,12 @@ type bridge struct {
 // newBridge joins the upgraded client socket, which already delivered
 // early, to the upstream connection of p.
 func newBridge(h *WSBridge, client net.Conn, early []byte, p *pendingBridge) *bridge {
-	capSendBuffer(client)
-	capSendBuffer(p.raw)
 	b := &bridge{h: h, up: p.up, lease: p.lease}
 	b.readers[sideClient].init(client, early, true, &h.chunks)
 	b.readers[sideUpstream].init(p.raw, p.early, false, &h.chunks)
 	b.writers[sideClient].conn = client
 	b.writers[sideUpstream].conn, b.writers[sideUpstream].mask = p.raw, true
 	return b
-}
-
-// wsSendBuffer caps the kernel send buffer of a bridged socket. Left to
-// itself the kernel grows it to megabytes for a slow reader and wakes a
-// blocked writer only once a third of it has drained, so a client reading
-// slowly but steadily could look stuck past the write deadline (and be cut
-// with 1013) while megabytes sat in kernel memory for one bridge.
-const wsSendBuffer = 128 << 10
-
-// capSendBuffer applies wsSendBuffer to c when it is a TCP socket (also
-// under TLS); other connections are left alone.
-func capSendBuffer(c net.Conn) {
-	if tc, ok := c.(*tls.Conn); ok {
-		c = tc.NetConn()
-	}
-	if tc, ok := c.(*net.TCPConn); ok {
-		_ = tc.SetWriteBuffer(wsSendBuffer) // best effort: the bridge works without it
-	}
 }
 
 // start registers the bridge, counts it on its upstream and starts its
