@@ -2,6 +2,8 @@ package handlers
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -37,9 +39,11 @@ const (
 	wsCloseGrace = 2 * time.Second
 	// wsControlTimeout bounds writing one ping or close frame.
 	wsControlTimeout = time.Second
-	// wsKeepalivePayload marks the gateway's own pings, so that their pongs
-	// are consumed rather than passed to the other side.
-	wsKeepalivePayload = "gateway-keepalive"
+	// wsKeepalivePrefix starts the payload of the gateway's own pings, so
+	// that their pongs are consumed rather than passed to the other side. A
+	// random suffix per process keeps a client from sending a ping that
+	// looks like the gateway's and swallowing the upstream's pong.
+	wsKeepalivePrefix = "gateway-keepalive-"
 )
 
 // Messages of the WebSocket bridge's own error answers.
@@ -79,7 +83,7 @@ type WSBridge struct {
 	chunkSize    int
 
 	chunks sync.Pool // *[]byte read buffers of chunkSize
-	ping   []byte    // wsKeepalivePayload
+	ping   []byte    // wsKeepalivePrefix + a random suffix
 
 	live     *bridgeSet
 	counters wsCounters
@@ -100,7 +104,7 @@ func NewWSBridge(pool *upstream.Pool, cfg *config.Config, log *slog.Logger) *WSB
 		writeTimeout: cfg.WSPingInterval,
 		maxMessage:   int64(cfg.WSMaxMessageBytes),
 		chunkSize:    min(wsChunkSize, max(cfg.WSMaxBufferedBytes, wsMinChunkSize)),
-		ping:         []byte(wsKeepalivePayload),
+		ping:         keepalivePayload(),
 		live:         newBridgeSet(),
 	}
 	w.chunks.New = func() any {
@@ -166,4 +170,11 @@ func (w *WSBridge) Stats() WSStats { return w.counters.snapshot(int64(w.live.len
 // track hijacked connections.
 func (w *WSBridge) CloseAll(ctx context.Context, code int) error {
 	return w.live.closeAll(ctx, code, msgWSShuttingDown)
+}
+
+// keepalivePayload returns the payload of this process's keep-alive pings.
+func keepalivePayload() []byte {
+	var raw [8]byte
+	_, _ = rand.Read(raw[:]) // crypto/rand.Read never fails on Linux (Go 1.24+)
+	return hex.AppendEncode([]byte(wsKeepalivePrefix), raw[:])
 }

@@ -126,7 +126,7 @@ func (b *bridge) control(from wsSide, fr *frameReader, h *frameHeader) bool {
 	to := &b.writers[from.other()]
 	switch h.opcode {
 	case opPing, opPong:
-		if h.opcode == opPing || string(p) != wsKeepalivePayload {
+		if h.opcode == opPing || string(p) != string(b.h.ping) {
 			_ = to.writeControl(h.opcode, p)
 		}
 	case opClose:
