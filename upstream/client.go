@@ -40,7 +40,7 @@ func newClients(sh *shared, base *url.URL) (client, stream *fasthttp.HostClient)
 	stream.Dial = streamDial(sh.dial) // see StreamConn
 	// The gateway's transport, whose streamed bodies an event stream may
 	// read raw from the connection (see RawBody).
-	stream.Transport = &transport{timeout: sh.proxyTimeout}
+	stream.Transport = &transport{timeout: sh.proxyTimeout, streamAll: true}
 	return client, stream
 }
 
