@@ -192,7 +192,8 @@ func passThrough(ctx *fasthttp.RequestCtx, resp *fasthttp.Response) {
 	resp.Header.CopyTo(&ctx.Response.Header)
 	finishResponse(ctx)
 	body := resp.BodyStream()
-	if body == nil {
+	if body == nil { // read whole (see upstream's transport), or none
+		ctx.Response.SetBody(resp.Body())
 		fasthttp.ReleaseResponse(resp)
 		return
 	}
@@ -220,7 +221,7 @@ func (s *SSE) startStream(ctx *fasthttp.RequestCtx, lease upstream.Lease, resp *
 		h:         s,
 		lease:     lease,
 		settled:   settled,
-		resp:      resp,
+		status:    resp.StatusCode(),
 		body:      resp.BodyStream(),
 		conn:      upstream.StreamConnOf(resp),
 		client:    ctx.Conn(),
@@ -229,6 +230,10 @@ func (s *SSE) startStream(ctx *fasthttp.RequestCtx, lease upstream.Lease, resp *
 		chunked:   resp.Header.ContentLength() == -1,
 		identity:  !ctx.Request.Header.IsHTTP11(),
 		detach:    detach,
+	}
+	if rb, ok := st.body.(upstream.RawBody); ok && st.conn != nil && rb.Raw() {
+		st.raw, st.chunked = rb, rb.Chunked()
+		st.readFn = st.rawRead
 	}
 	h := &ctx.Response.Header
 	resp.Header.CopyTo(h)
@@ -240,6 +245,8 @@ func (s *SSE) startStream(ctx *fasthttp.RequestCtx, lease upstream.Lease, resp *
 	} else {
 		h.SetContentLength(-1)
 	}
+	// resp is not released but left to the garbage collector: releasing
+	// it would close the body, which the stream now owns (st.body).
 	st.ctx = ctx // serve writes the head: the middleware after this handler may still change it
 	ctx.HijackSetNoResponse(true)
 	ctx.Hijack(st.begin)

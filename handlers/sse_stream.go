@@ -34,9 +34,16 @@ const (
 type sseStream struct {
 	h       *SSE
 	lease   upstream.Lease
-	settled bool               // the lease was settled at the headers: only Release it
-	resp    *fasthttp.Response // the upstream's, owning body
-	body    io.Reader
+	settled bool                  // the lease was settled at the headers: only Release it
+	status  int                   // the upstream's
+	body    io.Reader             // the upstream's body; closing it lets the connection go
+	raw     upstream.RawBody      // non-nil: the body is read raw (see relayRaw)
+	dec     chunkDecoder          // a raw chunked body's framing
+	drained bool                  // the raw body's read-ahead bytes are all out
+	readFn  func(fd uintptr) bool // rawRead, bound once
+	rbuf    *relayBuffer          // rawRead's results
+	rn      int
+	rerr    error
 	conn    *upstream.StreamConn // nil: no ticks (not a StreamClient connection)
 	client  net.Conn             // the client's connection, taken over from fasthttp
 	ctx     *fasthttp.RequestCtx // until the response head is written
@@ -142,12 +149,17 @@ func (st *sseStream) end(err error) {
 
 // relay waits for the upstream's next bytes and writes them to the client
 // as one chunk, in one write. A stream spends its life waiting, so it waits
-// without a buffer where it can: on a chunked body (what every SSE server
-// sends over HTTP/1.1) a zero-length read returns once the next chunk's
-// header has arrived, having parsed it, and only then is a relay buffer
-// taken from the pool, for the one copy. Quiet streams thus hold no relay
-// buffer (fasthttp v1.78 requestStream.read; bench/streams measures it).
+// without a buffer: a body read raw from its socket (the usual case, see
+// relayRaw) holds neither a relay buffer nor the upstream read buffer
+// while quiet. Otherwise (TLS to the upstream), on a chunked body a
+// zero-length read returns once the next chunk's header has arrived,
+// having parsed it (net/http/httputil's chunked reader), and only then is
+// a relay buffer taken from the pool, for the one copy; the connection's
+// read buffer stays held.
 func (st *sseStream) relay() error {
+	if st.raw != nil {
+		return st.relayRaw()
+	}
 	if st.chunked {
 		if _, err := st.read(nil); err != nil {
 			return err
@@ -173,14 +185,7 @@ func (st *sseStream) read(p []byte) (int, error) {
 		st.midLine = p[n-1] != '\n'
 		st.lastWrite = time.Now()
 	}
-	switch {
-	case err == nil:
-	case st.ended != endNone:
-		err = io.EOF
-	case err != io.EOF:
-		st.upErr = err
-	}
-	return n, err
+	return n, st.readErr(err)
 }
 
 // write writes b to the client, giving up after between a half and a
@@ -250,10 +255,11 @@ func (st *sseStream) close() {
 	if st.conn != nil {
 		_ = st.conn.Unwatch() // before the connection may go back to the pool
 	}
-	_ = st.resp.CloseBodyStream()
-	o := upstream.Outcome{Status: st.resp.StatusCode(), Err: st.upErr, Latency: st.ttfb}
-	fasthttp.ReleaseResponse(st.resp)
-	st.resp, st.body = nil, nil
+	if c, ok := st.body.(io.Closer); ok {
+		_ = c.Close()
+	}
+	o := upstream.Outcome{Status: st.status, Err: st.upErr, Latency: st.ttfb}
+	st.body, st.raw = nil, nil
 	if st.settled {
 		st.lease.Release()
 	} else {

@@ -53,6 +53,7 @@ type bridge struct {
 	running   atomic.Int32    // copiers not yet stopped
 	keepalive *time.Timer
 	grace     atomic.Pointer[time.Timer]
+	counted   bool // counted on its upstream (set before the copiers start)
 }
 
 // newBridge joins the upgraded client socket, which already delivered
@@ -73,9 +74,15 @@ func (b *bridge) start() {
 	now := time.Now().UnixNano()
 	b.seen[sideClient].Store(now)
 	b.seen[sideUpstream].Store(now)
-	b.up.StreamOpened(upstream.WebSocket)
 	b.h.counters.opened.Add(1)
 	registered := b.h.live.add(b)
+	if registered {
+		// Only a registered bridge counts on its upstream: Shutdown waits
+		// for those to end, not for one refused here, whose count would
+		// otherwise outlive Shutdown's return.
+		b.counted = true
+		b.up.StreamOpened(upstream.WebSocket)
+	}
 	// Created stopped and then reset, so tick never sees the field unset.
 	b.keepalive = time.AfterFunc(math.MaxInt64, b.tick)
 	b.keepalive.Reset(b.h.interval)
@@ -169,7 +176,9 @@ func (b *bridge) finish() {
 		t.Stop()
 	}
 	b.abort()
-	b.up.StreamClosed(upstream.WebSocket)
+	if b.counted {
+		b.up.StreamClosed(upstream.WebSocket)
+	}
 	b.lease.Release()
 	code := int(b.closeCode.Load())
 	if code == 0 {

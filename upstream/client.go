@@ -38,6 +38,9 @@ func newClients(sh *shared, base *url.URL) (client, stream *fasthttp.HostClient)
 	stream.MaxConns = streamMaxConns
 	stream.ReadTimeout = 0            // a stream may stay open and quiet indefinitely
 	stream.Dial = streamDial(sh.dial) // see StreamConn
+	// The gateway's transport, whose streamed bodies an event stream may
+	// read raw from the connection (see RawBody).
+	stream.Transport = &transport{timeout: sh.proxyTimeout, streamAll: true}
 	return client, stream
 }
 

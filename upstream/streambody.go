@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http/httputil"
 	"sync"
+	"syscall"
 
 	"github.com/valyala/fasthttp"
 )
@@ -66,6 +67,9 @@ func (s *streamBody[C]) Read(p []byte) (int, error) {
 	if s.eof {
 		return 0, io.EOF
 	}
+	if s.body == nil { // ReadBuffered let the reader go
+		return 0, errRawBody
+	}
 	n, err := s.body.Read(p)
 	switch {
 	case err == nil:
@@ -109,7 +113,9 @@ func (s *streamBody[C]) Close() error {
 		return nil
 	}
 	s.closed = true
-	s.hc.ReleaseReader(s.br)
+	if s.br != nil {
+		s.hc.ReleaseReader(s.br)
+	}
 	if s.eof && !s.bad && s.reuse {
 		s.ops.release(s.hc, s.cc)
 	} else {
@@ -119,6 +125,56 @@ func (s *streamBody[C]) Close() error {
 	s.hc, s.cc, s.br, s.body, s.fixed = nil, zero, nil, nil, io.LimitedReader{}
 	s.pool.Put(s)
 	return nil
+}
+
+// errRawBody is a Read after ReadBuffered took the body over.
+var errRawBody = errors.New("upstream body is read raw from its connection")
+
+// RawBody is a streamed body that its reader may take over from the
+// upstream connection itself, to hold no read buffer while the body is
+// quiet (an event stream spends its life so). Raw tells whether it may:
+// the body's framing is chunked or up to the close, and its connection is
+// the StreamConn itself (not TLS over it). ReadBuffered then hands out the
+// bytes already read ahead past the headers, framing included, and lets
+// the 4 KiB read buffer go once they are all out (returning 0); from then
+// on the body is read from the StreamConn (see StreamConn.RawRead), never
+// through Read. Close still ends the body and closes the connection, which
+// is never pooled after a raw read.
+type RawBody interface {
+	io.ReadCloser
+	Raw() bool
+	Chunked() bool
+	ReadBuffered(p []byte) int
+}
+
+// Raw reports whether the body may be read raw (see RawBody).
+func (s *streamBody[C]) Raw() bool {
+	sc, ok := any(s.cc.Conn()).(*StreamConn)
+	if !ok || s.framing >= 0 {
+		return false
+	}
+	_, ok = sc.Conn.(syscall.Conn)
+	return ok
+}
+
+// Chunked reports whether the body is chunked (else it ends at the close).
+func (s *streamBody[C]) Chunked() bool { return s.framing == -1 }
+
+// ReadBuffered copies bytes read ahead into p; see RawBody.
+func (s *streamBody[C]) ReadBuffered(p []byte) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.br == nil {
+		return 0
+	}
+	s.reuse = false
+	if b := s.br.Buffered(); b > 0 {
+		n, _ := s.br.Read(p[:min(len(p), b)])
+		return n
+	}
+	s.hc.ReleaseReader(s.br)
+	s.br, s.body = nil, nil
+	return 0
 }
 
 // maxTrailerLines bounds the trailer section read after a chunked body.

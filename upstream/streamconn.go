@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -21,7 +22,8 @@ type StreamWatcher interface {
 // StreamConn is a connection of an upstream's StreamClient. It exists
 // because fasthttp sets one absolute read deadline on a connection before
 // reading a response's headers and leaves it in force while the body is
-// streamed (transport.RoundTrip in client.go, v1.78): with a time-to-headers
+// streamed (transport.RoundTrip in client.go, v1.78; the gateway's own
+// transport, which the StreamClient uses, does the same): with a time-to-headers
 // bound, a long stream would be cut at that bound. Watch lifts the deadline
 // once the headers are in and, while watched, turns every quiet interval
 // into a call of the watcher's Tick instead of an error, so a stream can
@@ -123,6 +125,35 @@ func (c *StreamConn) Read(p []byte) (int, error) {
 		}
 		if err := c.watcher.Tick(); err != nil {
 			return 0, err
+		}
+	}
+}
+
+// RawRead runs f on the connection's socket as syscall.RawConn.Read does
+// (f returns false to wait for the socket to be readable and be called
+// again), with Read's ticks while watched: each quiet interval, Tick runs
+// and the wait resumes. It lets a reader wait holding no buffer and with a
+// shallow stack. ok is false when the wrapped connection has no RawConn,
+// and then f has not run.
+func (c *StreamConn) RawRead(f func(fd uintptr) bool) (ok bool, err error) {
+	sc, isSys := c.Conn.(syscall.Conn)
+	if !isSys {
+		return false, nil
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return false, nil
+	}
+	for {
+		err := raw.Read(f)
+		if c.watcher == nil || err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
+			return true, err
+		}
+		if err := c.Conn.SetReadDeadline(c.nextDeadline()); err != nil {
+			return true, err
+		}
+		if err := c.watcher.Tick(); err != nil {
+			return true, err
 		}
 	}
 }

@@ -35,7 +35,11 @@ var errTooManyInterim = errors.New("upstream sent too many 1xx responses")
 // ReleaseConn, CloseConn, AcquireReader, AcquireWriter).
 type transport struct {
 	timeout time.Duration // waiting for a pooled connection and for the response headers
-	bodies  sync.Pool     // *streamBody[C] for fasthttp's connection type C
+	// streamAll streams every body, however short (the StreamClient's:
+	// an event stream with a Content-Length must still be relayed as it
+	// comes, not read whole under the time-to-headers deadline).
+	streamAll bool
+	bodies    sync.Pool // *streamBody[C] for fasthttp's connection type C
 }
 
 var _ fasthttp.RoundTripper = (*transport)(nil)
@@ -97,7 +101,7 @@ func roundTrip[C conn](t *transport, hc *fasthttp.HostClient, cc C, o ops[C], re
 	switch {
 	case req.Header.IsHead() || noBody(resp.StatusCode()):
 		resp.SkipBody = true
-	case cl >= 0 && cl <= bufferedBodyLimit:
+	case cl >= 0 && cl <= bufferedBodyLimit && !t.streamAll:
 		resp.StreamBody = false
 		err = resp.ReadBody(br, bufferedBodyLimit)
 	default:
