@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"bytes"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"gateway/app"
 	"gateway/internal/gatewaytest"
 )
 
@@ -35,7 +35,7 @@ func TestRetryOnAnotherUpstreamButNeverAPost(t *testing.T) {
 	good, goodHits := echoUpstream(t, "good")
 	cfg := gatewaytest.Config(map[string][]string{"s": {bad.URL, good.URL}})
 	cfg.CBFailureThreshold = 1000 // keep the bad one in rotation
-	var logs syncBuffer
+	var logs app.LogBuffer
 	gw := gatewaytest.StartLogged(t, cfg, &logs)
 
 	for i := 0; i < 30; i++ {
@@ -174,22 +174,4 @@ func TestSlowUpstreamGetsLessTraffic(t *testing.T) {
 	if share := float64(slowHits.Load()) / float64(total); share > 0.25 {
 		t.Fatalf("slow upstream got %.0f%% of traffic, want well under half (≤ 25%%)", share*100)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the gateway's logging goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -1,42 +1,13 @@
 package app
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"gateway/config"
 	"gateway/upstream"
 )
-
-// syncBuffer is a goroutine-safe log sink.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) lines() []map[string]any {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []map[string]any
-	for _, l := range strings.Split(strings.TrimSpace(s.b.String()), "\n") {
-		var m map[string]any
-		if json.Unmarshal([]byte(l), &m) == nil {
-			out = append(out, m)
-		}
-	}
-	return out
-}
 
 // TestBreakerEventsLogged drives one upstream's breaker closed → open →
 // half-open → closed and checks the three log events and their reasons.
@@ -46,7 +17,7 @@ func TestBreakerEventsLogged(t *testing.T) {
 	cfg.CBFailureThreshold = 2
 	cfg.CBCooldown = time.Millisecond
 	cfg.CBMaxCooldown = time.Millisecond
-	var logs syncBuffer
+	var logs LogBuffer
 	pool, err := upstream.New(poolOptions(cfg, NewLogger(&logs, "info", "json")))
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +49,7 @@ func TestBreakerEventsLogged(t *testing.T) {
 		{"upstream half-open", "INFO", "open", "half-open", "cooldown elapsed; letting one probe through"},
 		{"upstream closed", "INFO", "half-open", "closed", "probe succeeded"},
 	}
-	got := logs.lines()
+	got := logs.Lines()
 	if len(got) != len(want) {
 		t.Fatalf("%d log lines, want %d: %v", len(got), len(want), got)
 	}

@@ -369,12 +369,5 @@ func BenchmarkShedHandler(b *testing.B) {
 	s := newTestShedder(b, cfg, WithPressureReader((&fakePressure{}).read))
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
 	app.Get("/api/:service/*", s.Handler(), func(c *fiber.Ctx) error { return nil })
-	h := app.Handler()
-	var ctx fasthttp.RequestCtx
-	ctx.Request.SetRequestURI("/api/svc/x")
-	b.ReportAllocs()
-	for b.Loop() {
-		ctx.Response.Reset()
-		h(&ctx)
-	}
+	benchRequests(b, app.Handler(), "/api/svc/x")
 }
