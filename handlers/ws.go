@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
-	"net/http"
 	"net/netip"
 	"sync"
 	"time"
@@ -73,7 +72,8 @@ type WSBridge struct {
 	log        *slog.Logger
 	trusted    []netip.Prefix
 	dialer     websocket.Dialer
-	upgrader   websocket.Upgrader
+	// clientUpgrade is gofiber/contrib/websocket's handler (newClientUpgrade).
+	clientUpgrade fiber.Handler
 	timeout    time.Duration // upstream handshake, and client upgrade hand-off
 	retryAfter int
 
@@ -112,15 +112,7 @@ func NewWSBridge(pool *upstream.Pool, cfg *config.Config, log *slog.Logger) *WSB
 		return &b
 	}
 	w.dialer = newWSDialer(cfg.DialTimeout, cfg.ProxyTimeout)
-	w.upgrader = websocket.Upgrader{
-		HandshakeTimeout: cfg.ProxyTimeout, // writing the 101
-		ReadBufferSize:   wsReadBufferSize,
-		WriteBufferSize:  wsWriteBufferSize,
-		// Any origin: the upstream, which receives the client's Origin,
-		// decides. Subprotocols stays nil: the upgrader then answers with
-		// the Sec-WebSocket-Protocol the upstream chose.
-		CheckOrigin: func(*http.Request) bool { return true },
-	}
+	w.clientUpgrade = w.newClientUpgrade()
 	return w
 }
 
@@ -156,8 +148,7 @@ func (w *WSBridge) Handle(c *fiber.Ctx) error {
 		return nil // dial wrote the error answer
 	}
 	p.armHandoff(w.timeout)
-	w.hijack(c, p)
-	return nil
+	return w.upgrade(c, p)
 }
 
 // Stats returns the bridges' counters.

@@ -58,7 +58,8 @@ func newWSDialer(dialTimeout, handshakeTimeout time.Duration) websocket.Dialer {
 // (release) takes it, so the upstream connection and the lease cannot leak
 // when fasthttp fails to write the client's 101 and never runs the upgrade.
 type pendingBridge struct {
-	client clientHandshake
+	subprotocol string   // the upstream's choice, for the client's 101
+	cookies     []string // the upstream's Set-Cookie fields, for the client's 101
 	raw    net.Conn // the upstream socket (or TLS connection)
 	early  []byte   // frames the upstream sent right behind its 101
 	up     *upstream.Upstream
@@ -170,13 +171,8 @@ func (w *WSBridge) dialOne(c *fiber.Ctx, u *upstream.Upstream, lease upstream.Le
 	// The library's connection is dropped: frames are read and written on
 	// the connection under it by the bridge.
 	p := &pendingBridge{raw: hc.Conn, early: hc.rest(), up: u, lease: lease}
-	p.client.header = make(http.Header, 3)
-	if sp := conn.Subprotocol(); sp != "" {
-		p.client.header.Set(fiber.HeaderSecWebSocketProtocol, sp)
-	}
-	if cookies := resp.Header.Values(fiber.HeaderSetCookie); len(cookies) > 0 {
-		p.client.header[fiber.HeaderSetCookie] = cookies
-	}
+	p.subprotocol = conn.Subprotocol()
+	p.cookies = resp.Header.Values(fiber.HeaderSetCookie)
 	return p, failure{}
 }
 

@@ -1,16 +1,15 @@
 package handlers
 
 import (
-	"bufio"
 	"encoding/base64"
 	"errors"
-	"io"
+	"log/slog"
 	"net"
-	"net/http"
-	"strconv"
+	"runtime/debug"
 	"time"
 
 	"github.com/fasthttp/websocket"
+	contribws "github.com/gofiber/contrib/websocket"
 	"github.com/gofiber/fiber/v2"
 
 	"gateway/apierror"
@@ -49,61 +48,89 @@ func validChallengeKey(key []byte) bool {
 	return err == nil && n == 16 && len(key) == 24
 }
 
-// clientHandshake is what the client upgrade needs from the request once
-// fasthttp has reused it: the opening handshake and the 101's extra fields.
-type clientHandshake struct {
-	req    *http.Request
-	header http.Header // Sec-WebSocket-Protocol, Set-Cookie, X-Request-Id
-}
+// localPendingBridge is the request local through which Handle passes the
+// dialled upstream to the upgrade's handler (contribws copies the request's
+// locals into its Conn).
+const localPendingBridge = "gateway.wsPendingBridge"
 
-// hijack makes fasthttp hand the client connection to the bridge once this
-// handler returns, writing no response itself: the upgrader writes the 101.
-// The status is set for the access log only.
-func (w *WSBridge) hijack(c *fiber.Ctx, p *pendingBridge) {
-	ctx := c.Context()
-	p.client.req = &http.Request{
-		Method: http.MethodGet,
-		Header: http.Header{
-			"Connection":            {"Upgrade"},
-			"Upgrade":               {"websocket"},
-			"Sec-Websocket-Version": {"13"},
-			"Sec-Websocket-Key":     {string(ctx.Request.Header.Peek("Sec-WebSocket-Key"))},
-		},
-	}
-	p.client.header.Set(apierror.HeaderRequestID, string(ctx.Request.Header.Peek(apierror.HeaderRequestID)))
-	c.Status(fiber.StatusSwitchingProtocols)
-	ctx.HijackSetNoResponse(true)
-	ctx.Hijack(func(conn net.Conn) { w.upgradeClient(conn, p) })
-}
-
-// upgradeClient runs on fasthttp's hijack goroutine: it writes the 101 on
-// the bare client socket, starts the bridge, and returns, so the goroutine
-// and the request context are released (KeepHijackedConns).
+// newClientUpgrade returns the client side's upgrade: gofiber/contrib/websocket
+// (its fasthttp/websocket upgrader writes the 101 through fasthttp, with the
+// response fields Handle set: the upstream's Sec-WebSocket-Protocol and
+// cookies, x-request-id). Its handler, upgradeClient, runs on fasthttp's
+// hijack goroutine.
 //
-// The upgrader is fasthttp/websocket's net/http one, given the socket
-// itself (rawResponse), rather than gofiber/contrib/websocket's upgrader,
-// which would read the connection through fasthttp's per-connection read
-// buffer (MAX_HEADER_BYTES, 16 KiB) for the bridge's whole life: more than
-// the rest of an idle bridge together (issue 3 budget: 16 KiB per bridge).
-func (w *WSBridge) upgradeClient(conn net.Conn, p *pendingBridge) {
-	if !p.claim() {
-		_ = conn.Close() // the hand-off timed out; the upstream side is gone
+// The library's Conn serves the handshake only: upgradeClient takes the
+// socket under it and returns at once, so the Conn, its buffers and the
+// request's copied fields go back to their pools. Read through the Conn, a
+// bridge would hold fasthttp's per-connection read buffer (MAX_HEADER_BYTES,
+// 16 KiB) and the library's own buffers for its whole life: about 25 KiB,
+// more than the rest of an idle bridge together (issue 3 budget: 16 KiB).
+func (w *WSBridge) newClientUpgrade() fiber.Handler {
+	return contribws.New(w.upgradeClient, contribws.Config{
+		// Any origin: the upstream, which receives the client's Origin,
+		// decides. Subprotocols stays nil: the upgrader then answers with the
+		// Sec-WebSocket-Protocol the upstream chose (set by Handle).
+		Origins:         []string{"*"},
+		ReadBufferSize:  wsReadBufferSize,
+		WriteBufferSize: wsWriteBufferSize,
+		RecoverHandler:  w.recoverUpgrade,
+	})
+}
+
+// upgrade hands the client connection to the bridge of p: the 101 is
+// written by fasthttp once Handle returns, then upgradeClient starts the
+// bridge. Checks made before dialling mean the upgrader should never refuse;
+// if it does, the upstream side is released and the client answered.
+func (w *WSBridge) upgrade(c *fiber.Ctx, p *pendingBridge) error {
+	h := &c.Context().Response.Header
+	if p.subprotocol != "" {
+		h.Set(fiber.HeaderSecWebSocketProtocol, p.subprotocol)
+	}
+	for _, v := range p.cookies {
+		h.Add(fiber.HeaderSetCookie, v)
+	}
+	c.Locals(localPendingBridge, p)
+	if err := w.clientUpgrade(c); err != nil {
+		if p.claim() {
+			p.finishUnused()
+		}
+		h.Del(fiber.HeaderSecWebSocketProtocol)
+		h.Del(fiber.HeaderSetCookie)
+		return apierror.Write(c, fiber.StatusBadRequest, msgWSUpgradeRequired)
+	}
+	return nil
+}
+
+// upgradeClient runs on fasthttp's hijack goroutine once the 101 is out: it
+// takes the socket from the library's connection, starts the bridge, and
+// returns, so the goroutine, the request context and the library's Conn
+// are released (KeepHijackedConns keeps the socket open).
+func (w *WSBridge) upgradeClient(conn *contribws.Conn) {
+	p, _ := conn.Locals(localPendingBridge).(*pendingBridge)
+	nc := conn.NetConn()
+	if p == nil || !p.claim() {
+		_ = nc.Close() // the hand-off timed out; the upstream side is gone
 		return
 	}
-	raw, early, err := unwrapHijacked(conn)
+	raw, early, err := unwrapHijacked(nc)
 	if err != nil {
-		_ = conn.Close()
-		p.finishUnused()
-		return
-	}
-	// The library's connection is dropped: frames are read and written on
-	// the socket by the bridge.
-	if _, err := w.upgrader.Upgrade(&rawResponse{conn: raw}, p.client.req, p.client.header); err != nil {
-		_ = raw.Close()
+		_ = nc.Close()
 		p.finishUnused()
 		return
 	}
 	newBridge(w, raw, early, p).start()
+}
+
+// recoverUpgrade is the upgrade's panic handler: the library's default would
+// write a JSON error as a WebSocket message. A panic there is a gateway bug;
+// it is logged with its stack and the client's socket closed.
+func (w *WSBridge) recoverUpgrade(conn *contribws.Conn) {
+	if r := recover(); r != nil {
+		w.log.Error("websocket upgrade panicked", slog.Any("panic", r), slog.String("stack", string(debug.Stack())))
+		if conn.Conn != nil {
+			_ = conn.NetConn().Close()
+		}
+	}
 }
 
 // unsafeConn is implemented by fasthttp's hijacked connection wrapper.
@@ -157,32 +184,4 @@ func (c *prefixedConn) Read(p []byte) (int, error) {
 		return n, nil
 	}
 	return c.Conn.Read(p)
-}
-
-// rawResponse is the http.ResponseWriter through which websocket.Upgrader
-// takes the client socket: Hijack hands it over with empty, tiny buffers
-// (the upgrader then uses its own). Checks made before dialling mean the
-// upgrader should never answer an error; if it does, the socket gets a bare
-// status line and is closed.
-type rawResponse struct {
-	conn   net.Conn
-	header http.Header
-}
-
-func (r *rawResponse) Header() http.Header {
-	if r.header == nil {
-		r.header = http.Header{}
-	}
-	return r.header
-}
-
-func (r *rawResponse) WriteHeader(status int) {
-	_, _ = io.WriteString(r.conn, "HTTP/1.1 "+strconv.Itoa(status)+" "+http.StatusText(status)+
-		"\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
-}
-
-func (r *rawResponse) Write(b []byte) (int, error) { return len(b), nil }
-
-func (r *rawResponse) Hijack() (net.Conn, *bufio.ReadWriter, error) {
-	return r.conn, bufio.NewReadWriter(bufio.NewReaderSize(r.conn, 16), bufio.NewWriterSize(r.conn, 256)), nil
 }
