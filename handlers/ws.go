@@ -68,14 +68,14 @@ const (
 // The bridge holds its upstream lease for its whole life, so open bridges
 // count as load in selection; it must not be copied.
 type WSBridge struct {
-	pool       *upstream.Pool
-	log        *slog.Logger
-	trusted    []netip.Prefix
-	dialer     websocket.Dialer
+	pool    *upstream.Pool
+	log     *slog.Logger
+	trusted []netip.Prefix
+	dialer  websocket.Dialer
 	// clientUpgrade is gofiber/contrib/websocket's handler (newClientUpgrade).
 	clientUpgrade fiber.Handler
-	timeout    time.Duration // upstream handshake, and client upgrade hand-off
-	retryAfter int
+	timeout       time.Duration // upstream handshake, and client upgrade hand-off
+	retryAfter    int
 
 	interval     time.Duration // keep-alive ping interval
 	writeTimeout time.Duration // a side that accepts nothing this long is stuck

@@ -60,12 +60,12 @@ func newWSDialer(dialTimeout, handshakeTimeout time.Duration) websocket.Dialer {
 type pendingBridge struct {
 	subprotocol string   // the upstream's choice, for the client's 101
 	cookies     []string // the upstream's Set-Cookie fields, for the client's 101
-	raw    net.Conn // the upstream socket (or TLS connection)
-	early  []byte   // frames the upstream sent right behind its 101
-	up     *upstream.Upstream
-	lease  upstream.Lease // settled at the handshake; released when the bridge ends
-	taken  atomic.Bool
-	timer  *time.Timer
+	raw         net.Conn // the upstream socket (or TLS connection)
+	early       []byte   // frames the upstream sent right behind its 101
+	up          *upstream.Upstream
+	lease       upstream.Lease // settled at the handshake; released when the bridge ends
+	taken       atomic.Bool
+	timer       *time.Timer
 }
 
 // armHandoff releases p unless the client is upgraded within d.
