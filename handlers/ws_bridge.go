@@ -64,6 +64,9 @@ func newBridge(h *WSBridge, client net.Conn, early []byte, p *pendingBridge) *br
 	b.readers[sideUpstream].init(p.raw, p.early, false, &h.chunks)
 	b.writers[sideClient].conn = client
 	b.writers[sideUpstream].conn, b.writers[sideUpstream].mask = p.raw, true
+	for s := range b.writers {
+		b.writers[s].stall, b.writers[s].seen = h.writeTimeout, &b.seen[s]
+	}
 	return b
 }
 
@@ -140,20 +143,32 @@ func (b *bridge) abort() {
 
 // tick is the keep-alive: a side silent for two intervals ends the bridge
 // with 1001; otherwise both sides are pinged and the timer rearmed.
+//
+// A side is not judged while a data frame is being written to it (the
+// frameWriter judges its progress, and its pongs wait behind that backlog)
+// or while its own data waits for such a write to the other side (the
+// bridge is not reading it: backpressure). Such a side is not pinged
+// either: the ping would only queue behind the frame.
 func (b *bridge) tick() {
 	if b.closing() {
 		return
 	}
 	now := time.Now()
 	silentSince := now.Add(-2 * b.h.interval).UnixNano()
+	var busy [2]bool
+	for s := range b.writers {
+		busy[s] = b.writers[s].busy()
+	}
 	for _, s := range [...]wsSide{sideClient, sideUpstream} {
-		if b.seen[s].Load() < silentSince {
+		if !busy[s] && !busy[s.other()] && b.seen[s].Load() < silentSince {
 			b.end(websocket.CloseGoingAway, s.String()+" ping timeout")
 			return
 		}
 	}
-	for i := range b.writers {
-		_ = b.writers[i].writeControl(opPing, b.h.ping)
+	for s := range b.writers {
+		if !busy[s] {
+			_ = b.writers[s].writeControl(opPing, b.h.ping)
+		}
 	}
 	if !b.closing() {
 		b.keepalive.Reset(b.h.interval)

@@ -80,7 +80,7 @@ func (m *message) frame(fr *frameReader, h *frameHeader) (rerr, werr error) {
 	m.size += h.length
 	if h.length == 0 {
 		var room [frameHeadroom]byte
-		if err := dst.writeData(room[:], m.opcode(h), h.fin, time.Now().Add(b.h.writeTimeout)); err != nil {
+		if err := dst.writeData(room[:], m.opcode(h), h.fin, time.Now()); err != nil {
 			return nil, err
 		}
 	}
@@ -91,7 +91,7 @@ func (m *message) frame(fr *frameReader, h *frameHeader) (rerr, werr error) {
 		}
 		now := time.Now()
 		b.seen[m.from].Store(now.UnixNano())
-		if err := dst.writeData(frame, m.opcode(h), h.fin && fr.remain == 0, now.Add(b.h.writeTimeout)); err != nil {
+		if err := dst.writeData(frame, m.opcode(h), h.fin && fr.remain == 0, now); err != nil {
 			return nil, err
 		}
 	}

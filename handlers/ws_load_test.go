@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"net"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -252,5 +253,81 @@ func BenchmarkWSRoundTrip(b *testing.B) {
 		if _, _, err := c.ReadMessage(); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// A client that reads slowly but steadily is never cut: its write deadline
+// (one ping interval) bounds a stall, not the time a large backlog takes to
+// drain, and its pongs, which arrive behind that backlog, are not needed to
+// show it alive while it keeps accepting data. Its receive buffer is small
+// and the gateway's send buffer large, so each write to it waits well over
+// a ping interval for the kernel to wake the writer.
+func TestWSSlowSteadyReaderNotCut(t *testing.T) {
+	checkLeaks(t)
+	const total, msgSize = 8 << 20, 64 << 10
+	up := startWSUpstream(t, nil, func(c *websocket.Conn) {
+		read := make(chan struct{})
+		go func() { // answers the gateway's pings until the bridge ends
+			defer close(read)
+			for {
+				if _, _, err := c.ReadMessage(); err != nil {
+					return
+				}
+			}
+		}()
+		defer func() { <-read }() // stays up while the backlog drains
+		msg := bytes.Repeat([]byte("y"), msgSize)
+		for sent := 0; sent < total; sent += msgSize {
+			if err := c.WriteMessage(websocket.BinaryMessage, msg); err != nil {
+				return
+			}
+		}
+		_ = c.WriteMessage(websocket.TextMessage, []byte("done"))
+	})
+	cfg := wsConfig(map[string][]string{"s": {up.URL}})
+	cfg.WSPingInterval = 250 * time.Millisecond
+	gw := gatewaytest.Start(t, cfg)
+
+	d := websocket.Dialer{
+		HandshakeTimeout: 5 * time.Second,
+		ReadBufferSize:   16 << 10,
+		NetDial: func(network, addr string) (net.Conn, error) {
+			c, err := net.Dial(network, addr)
+			if err == nil {
+				err = c.(*net.TCPConn).SetReadBuffer(256 << 10)
+			}
+			return c, err
+		},
+	}
+	c, _, err := d.Dial(wsURL(gw, "s", ""), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var got int
+	buf := make([]byte, 16<<10)
+	for {
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		typ, r, err := c.NextReader()
+		if err != nil {
+			t.Fatalf("after %d of %d bytes: %v (close counts %v)", got, total, err, gwStats(t, gw).Closes)
+		}
+		if typ == websocket.TextMessage {
+			break
+		}
+		for {
+			n, err := r.Read(buf)
+			got += n
+			if err != nil {
+				break
+			}
+			time.Sleep(3 * time.Millisecond) // the slow reader's pace, not a wait for a condition
+		}
+	}
+	if got != total {
+		t.Fatalf("client read %d bytes, want %d", got, total)
+	}
+	if n := gwStats(t, gw).Closes["1013"]; n != 0 {
+		t.Fatalf("closes[1013] = %d, want 0", n)
 	}
 }

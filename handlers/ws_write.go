@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,6 +27,12 @@ var errCloseSent = errors.New("websocket: close frame already sent")
 type frameWriter struct {
 	conn net.Conn
 	mask bool // writing to the upstream, as a client: frames are masked
+	// stall is how long a data frame's write may make no progress before
+	// the receiver counts as stuck (WS_PING_INTERVAL_MS).
+	stall time.Duration
+	// seen is the receiver's last sign of life (the bridge's seen of this
+	// side), moved on by every data frame it accepts.
+	seen *atomic.Int64
 
 	mu     sync.Mutex
 	err    error // a failed write, which may have left a partial frame; guarded by mu
@@ -77,11 +84,53 @@ func maskBytes(p, key []byte) {
 }
 
 // writeData writes one data frame whose payload is frame[frameHeadroom:],
-// building its header in the room before it. The payload is masked in
-// place when the writer masks.
-func (w *frameWriter) writeData(frame []byte, opcode int, fin bool, deadline time.Time) error {
+// building its header in the room before it, at time now. The payload is
+// masked in place when the writer masks.
+//
+// The receiver is stuck, and the write fails with a timeout, only after a
+// stall period in which it took nothing: neither more of the frame (a
+// partial write) nor, by its TCP acknowledgements, bytes already queued in
+// the socket (sendQueued). Like nginx's proxy_send_timeout, the deadline
+// bounds the time between two steps forward, not the time a backlog takes
+// to drain: the kernel wakes a blocked writer only once a third of its
+// send buffer (autotuned up to 4 MiB) is free, which a slow but steady
+// reader may take longer than a ping interval to make room for. Where the socket
+// cannot be looked into (TLS), only partial writes count.
+func (w *frameWriter) writeData(frame []byte, opcode int, fin bool, now time.Time) error {
 	start := w.appendHeader(frame[:frameHeadroom], opcode, fin, frame[frameHeadroom:])
-	return w.write(frame[start:], false, deadline)
+	frame = frame[start:]
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if err := w.usable(); err != nil {
+		return err
+	}
+	queued := -1  // bytes in the send queue at the last timeout; -1: not looked yet
+	sent := false // part of the frame is out
+	for {
+		n, err := w.writeLocked(frame, now.Add(w.stall))
+		sent = sent || n > 0
+		if err == nil {
+			w.seen.Store(now.UnixNano())
+			return nil
+		}
+		now = time.Now()
+		if isNetTimeout(err) {
+			q := sendQueued(w.conn)
+			switch {
+			case n > 0, q >= 0 && queued >= 0 && q < queued:
+				w.seen.Store(now.UnixNano()) // the receiver took something
+				frame, queued = frame[n:], q
+				continue
+			case q >= 0 && queued < 0:
+				queued = q // the first look: judged by the next period
+				continue
+			}
+		}
+		if sent {
+			w.err = err // the stream ends inside a frame: nothing more may follow
+		}
+		return err
+	}
 }
 
 // writeControl writes a control frame (or an empty data frame) with the
@@ -92,35 +141,48 @@ func (w *frameWriter) writeControl(opcode int, payload []byte) error {
 	var frame [frameHeadroom + maxControlPayload]byte
 	n := copy(frame[frameHeadroom:], payload[:min(len(payload), maxControlPayload)])
 	start := w.appendHeader(frame[:frameHeadroom], opcode, true, frame[frameHeadroom:frameHeadroom+n])
-	return w.write(frame[start:frameHeadroom+n], opcode == opClose, time.Time{})
-}
-
-// write writes one whole frame by the deadline; a zero deadline means
-// wsControlTimeout from when the writer is free. A write that failed after
-// sending part of the frame breaks the writer for good; one that sent
-// nothing leaves it usable.
-func (w *frameWriter) write(frame []byte, isClose bool, deadline time.Time) error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if err := w.usable(); err != nil {
+		return err
+	}
+	if n, err := w.writeLocked(frame[start:frameHeadroom+n], time.Now().Add(wsControlTimeout)); err != nil {
+		if n > 0 {
+			w.err = err
+		}
+		return err
+	}
+	w.closed = opcode == opClose
+	return nil
+}
+
+// busy reports whether a frame is being written now. The answer may be
+// stale at once; the keep-alive uses it to tell a long data write.
+func (w *frameWriter) busy() bool {
+	if w.mu.TryLock() {
+		w.mu.Unlock()
+		return false
+	}
+	return true
+}
+
+// usable returns why nothing more may be written, if so. w.mu is held.
+func (w *frameWriter) usable() error {
 	switch {
 	case w.err != nil:
 		return w.err
 	case w.closed:
 		return errCloseSent
 	}
-	if deadline.IsZero() {
-		deadline = time.Now().Add(wsControlTimeout)
-	}
+	return nil
+}
+
+// writeLocked writes frame by the deadline and returns how much went out.
+// A failed write that sent nothing leaves the writer usable. w.mu is held.
+func (w *frameWriter) writeLocked(frame []byte, deadline time.Time) (int, error) {
 	if err := w.conn.SetWriteDeadline(deadline); err != nil {
 		w.err = err
-		return err
+		return 0, err
 	}
-	if n, err := w.conn.Write(frame); err != nil {
-		if n > 0 {
-			w.err = err
-		}
-		return err
-	}
-	w.closed = isClose
-	return nil
+	return w.conn.Write(frame)
 }

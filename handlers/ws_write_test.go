@@ -3,6 +3,7 @@ package handlers
 import (
 	"io"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -14,7 +15,7 @@ func TestControlFrameWaitsForTheWriterWithItsOwnTimeout(t *testing.T) {
 	a, b := net.Pipe()
 	defer a.Close()
 	defer b.Close()
-	w := &frameWriter{conn: a}
+	w := &frameWriter{conn: a, stall: 30 * time.Second, seen: new(atomic.Int64)}
 	release := make(chan struct{})
 	go func() { // a receiver that is slow to start, then reads everything
 		<-release
@@ -22,7 +23,7 @@ func TestControlFrameWaitsForTheWriterWithItsOwnTimeout(t *testing.T) {
 	}()
 	dataDone := make(chan error, 1)
 	go func() {
-		dataDone <- w.writeData(make([]byte, frameHeadroom+1000), opBinary, true, time.Now().Add(30*time.Second))
+		dataDone <- w.writeData(make([]byte, frameHeadroom+1000), opBinary, true, time.Now())
 	}()
 	pingDone := make(chan error, 1)
 	go func() {
@@ -42,7 +43,7 @@ func TestControlFrameWaitsForTheWriterWithItsOwnTimeout(t *testing.T) {
 	if err := <-pingDone; err != nil {
 		t.Fatalf("ping queued behind the data write: %v", err)
 	}
-	if err := w.writeData(make([]byte, frameHeadroom+10), opBinary, true, time.Now().Add(5*time.Second)); err != nil {
+	if err := w.writeData(make([]byte, frameHeadroom+10), opBinary, true, time.Now()); err != nil {
 		t.Fatalf("writer broken after the queued ping: %v", err)
 	}
 }
