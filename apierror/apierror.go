@@ -42,3 +42,10 @@ func WriteRetry(c *fiber.Ctx, status int, msg string, retryAfterSeconds int) err
 	c.Response().Header.SetBytesV(fiber.HeaderRetryAfter, strconv.AppendInt(buf[:0], int64(retryAfterSeconds), 10))
 	return Write(c, status, msg)
 }
+
+// Body returns the JSON error body Write sends, for answers written
+// outside any request (a connection refused before one was read). msg and
+// id follow Write's rules: plain ASCII without quotes or backslashes.
+func Body(msg, id string) []byte {
+	return []byte(`{"error":"` + msg + `","requestId":"` + id + `"}`)
+}

@@ -18,6 +18,8 @@ import (
 
 	"gateway/config"
 	"gateway/handlers"
+	"gateway/internal/connlimit"
+	"gateway/metrics"
 	"gateway/middleware"
 	"gateway/upstream"
 )
@@ -40,6 +42,7 @@ type App struct {
 	obs         observability // metrics registry and sources; see routes_admin.go
 	guards      *guards       // shedding, auth, rate limit, cache; see guards.go
 	ids         *middleware.RequestIDs
+	conns       *connlimit.Limiter // MAX_CONNS and MAX_CONNS_PER_IP, applied by Listener
 }
 
 // New builds the gateway for cfg. It does not listen; call Listener or
@@ -56,7 +59,8 @@ func New(cfg *config.Config, opts Options) (*App, error) {
 	a.pool = pool
 	a.ids = middleware.NewRequestIDs()
 	a.fiber = fiber.New(fiberConfig(cfg, errorHandler(a.ids)))
-	a.fiber.Server().MaxConnsPerIP = cfg.MaxConnsPerIP
+	a.conns = connlimit.New(cfg.MaxConns, cfg.MaxConnsPerIP)
+	a.obs.sources.Conns = a.connMetrics
 	if err := a.routes(); err != nil {
 		return nil, err
 	}
@@ -65,13 +69,15 @@ func New(cfg *config.Config, opts Options) (*App, error) {
 
 // fiberConfig is the server configuration: request bodies stream (a 1 GiB
 // upload never sits in memory), the read buffer is the header size limit,
-// and every error answers in the gateway's JSON shape.
+// and every error answers in the gateway's JSON shape. Connection limits
+// are not fasthttp's (Concurrency, MaxConnsPerIP) but the listener's: see
+// Listener.
 func fiberConfig(cfg *config.Config, onError fiber.ErrorHandler) fiber.Config {
 	bodyLimit := math.MaxInt32 // bodies stream; MAX_BODY_BYTES is enforced by the proxy
 	if cfg.MaxBodyBytes > 0 && cfg.MaxBodyBytes < math.MaxInt32 {
 		bodyLimit = int(cfg.MaxBodyBytes)
 	}
-	fc := fiber.Config{
+	return fiber.Config{
 		DisableStartupMessage:        true,
 		StreamRequestBody:            true,
 		DisablePreParseMultipartForm: true,
@@ -81,10 +87,6 @@ func fiberConfig(cfg *config.Config, onError fiber.ErrorHandler) fiber.Config {
 		IdleTimeout:                  cfg.ServerIdleTimeout,
 		ErrorHandler:                 onError,
 	}
-	if cfg.MaxConns > 0 {
-		fc.Concurrency = cfg.MaxConns
-	}
-	return fc
 }
 
 // routes installs the middleware chain and the route table.
@@ -131,9 +133,20 @@ func (a *App) Pool() *upstream.Pool { return a.pool }
 // Fiber returns the Fiber app, for tests that drive it in memory.
 func (a *App) Fiber() *fiber.App { return a.fiber }
 
-// Listener serves on ln until Shutdown.
+// Listener serves on ln until Shutdown, with MAX_CONNS and
+// MAX_CONNS_PER_IP enforced on the connections it accepts (see connlimit).
 func (a *App) Listener(ln net.Listener) error {
-	return a.fiber.Listener(ln)
+	return a.fiber.Listener(a.conns.Listener(ln))
+}
+
+// Conns returns the counts of client connections: open, and refused over
+// MAX_CONNS_PER_IP or MAX_CONNS.
+func (a *App) Conns() connlimit.Stats { return a.conns.Stats() }
+
+// connMetrics adapts the limiter's counts to the metrics collector's.
+func (a *App) connMetrics() metrics.ConnStats {
+	s := a.conns.Stats()
+	return metrics.ConnStats{Open: int64(s.Open), RefusedPerIP: s.RefusedPerIP, RefusedTotal: s.RefusedTotal}
 }
 
 // Shutdown drains the gateway within ctx: /readyz turns 503, and at the

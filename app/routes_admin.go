@@ -27,8 +27,9 @@ type observability struct {
 	http     *fiberprometheus.FiberPrometheus
 	build    metrics.BuildInfo
 	started  time.Time
-	// sources is filled by the route hooks that own counters (WebSocket,
-	// rate limit, cache, load shedding) before adminRoutes reads it.
+	// sources is filled by New (client connections) and the route hooks
+	// that own counters (WebSocket, rate limit, cache, load shedding)
+	// before adminRoutes reads it.
 	sources metrics.Sources
 }
 

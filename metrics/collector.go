@@ -2,7 +2,8 @@
 // Collector reads the upstream pool's Snapshot on each scrape, the same
 // snapshot /admin/stats serves, so nothing is counted twice and the request
 // path pays only for the pool's atomic counters. Counters kept elsewhere
-// (WebSocket, rate limit, cache, load shedding) come in through Sources.
+// (WebSocket, rate limit, cache, load shedding, client connections) come
+// in through Sources.
 //
 // Every metric is prefixed gateway_. Labels are bounded by configuration:
 // service and upstream (the configured base URL), outcome, direction, cache
@@ -126,6 +127,12 @@ func (c *Collector) collectSources(ch chan<- prometheus.Metric) {
 		sh := src.Shed()
 		counter(ch, d.shed, float64(sh.Inflight), "inflight")
 		counter(ch, d.shed, float64(sh.Pressure), "pressure")
+	}
+	if src.Conns != nil {
+		cs := src.Conns()
+		gauge(ch, d.connsOpen, float64(cs.Open))
+		counter(ch, d.connsRefused, float64(cs.RefusedPerIP), "per_ip")
+		counter(ch, d.connsRefused, float64(cs.RefusedTotal), "total")
 	}
 }
 

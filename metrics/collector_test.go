@@ -155,6 +155,7 @@ func TestCollectorSources(t *testing.T) {
 		RateLimited: func() int64 { return 9 },
 		Cache:       func() CacheStats { return CacheStats{Hits: 5, Misses: 6, Bypasses: 7} },
 		Shed:        func() ShedStats { return ShedStats{Inflight: 11, Pressure: 12} },
+		Conns:       func() ConnStats { return ConnStats{Open: 13, RefusedPerIP: 14, RefusedTotal: 15} },
 	}
 	values, _ := gather(t, NewCollector(fixedPool{}, BuildInfo{}, src))
 	want := map[string]float64{
@@ -171,6 +172,9 @@ func TestCollectorSources(t *testing.T) {
 		"gateway_load_shed_total{reason=inflight}":                11,
 		"gateway_load_shed_total{reason=pressure}":                12,
 		"gateway_websocket_closes_total{code=other}":              4,
+		"gateway_client_connections_open{}":                       13,
+		"gateway_client_connections_refused_total{limit=per_ip}":  14,
+		"gateway_client_connections_refused_total{limit=total}":   15,
 	}
 	for series, v := range want {
 		if got, ok := values[series]; !ok || got != v {

@@ -13,6 +13,7 @@ type descs struct {
 
 	wsMessages, wsBytes, wsCloses *prometheus.Desc
 	rateLimited, cache, shed      *prometheus.Desc
+	connsOpen, connsRefused       *prometheus.Desc
 }
 
 func newDescs() descs {
@@ -62,6 +63,10 @@ func newDescs() descs {
 			"Response cache lookups, by result (hit, miss, bypass).", "result"),
 		shed: plain("load_shed_total",
 			"Requests refused with 503 by load shedding, by reason (inflight, pressure).", "reason"),
+		connsOpen: plain("client_connections_open",
+			"Client connections accepted and not yet closed, SSE streams and WebSocket bridges included."),
+		connsRefused: plain("client_connections_refused_total",
+			"Client connections refused at accept, by limit: per_ip (429, MAX_CONNS_PER_IP) or total (503, MAX_CONNS).", "limit"),
 	}
 }
 
@@ -71,5 +76,6 @@ func (d *descs) all() []*prometheus.Desc {
 		d.build, d.budgetActive, d.budgetLimit,
 		d.requests, d.inflight, d.latency, d.ewma, d.state, d.trips, d.retries, d.sse, d.ws,
 		d.wsMessages, d.wsBytes, d.wsCloses, d.rateLimited, d.cache, d.shed,
+		d.connsOpen, d.connsRefused,
 	}
 }

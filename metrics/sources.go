@@ -10,6 +10,15 @@ type Sources struct {
 	RateLimited func() int64          // requests answered 429 by the rate limiter
 	Cache       func() CacheStats     // the response cache
 	Shed        func() ShedStats      // requests answered 503 by load shedding
+	Conns       func() ConnStats      // client connections, by the listener's limiter
+}
+
+// ConnStats are the client connections the gateway's listener counts:
+// open now, and refused since start by the limit that refused them.
+type ConnStats struct {
+	Open         int64 // accepted and not yet closed, hijacked streams included
+	RefusedPerIP int64 // answered 429 over MAX_CONNS_PER_IP
+	RefusedTotal int64 // answered 503 over MAX_CONNS
 }
 
 // WebSocketStats are the WebSocket bridge's counters since start. Active
