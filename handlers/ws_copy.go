@@ -169,8 +169,13 @@ func (b *bridge) writeFailed(from wsSide, err error) {
 	switch {
 	case b.closing():
 	case isNetTimeout(err):
-		if b.end(websocket.CloseTryAgainLater, to.String()+" too slow") {
+		if b.begin(websocket.CloseTryAgainLater) {
 			b.h.counters.backpressure.Add(1)
+			// The sender first: the stuck side's close frame may wait
+			// wsControlTimeout for room, and must not delay the other's.
+			reason := to.String() + " too slow"
+			b.sendClose(from, websocket.CloseTryAgainLater, reason)
+			b.sendClose(to, websocket.CloseTryAgainLater, reason)
 		}
 	default:
 		if b.begin(websocket.CloseAbnormalClosure) {

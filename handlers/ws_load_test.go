@@ -34,7 +34,9 @@ func TestWSSlowReaderBackpressure(t *testing.T) {
 	var lastWrite atomic.Int64 // unix nanos
 	upClose := make(chan *websocket.CloseError, 1)
 	up := startWSUpstream(t, nil, func(c *websocket.Conn) {
+		read := make(chan struct{})
 		go func() { // the reader: control frames and the final close
+			defer close(read)
 			_, _, err := c.ReadMessage()
 			var ce *websocket.CloseError
 			errors.As(err, &ce)
@@ -44,6 +46,7 @@ func TestWSSlowReaderBackpressure(t *testing.T) {
 		for {
 			_ = c.SetWriteDeadline(time.Now().Add(10 * time.Second))
 			if err := c.WriteMessage(websocket.BinaryMessage, msg); err != nil {
+				<-read // the close frame's handler waits for this writer to fail
 				return
 			}
 			written.Add(int64(len(msg)))
