@@ -105,6 +105,21 @@ func Eventually(t testing.TB, timeout time.Duration, cond func() bool, what stri
 	}
 }
 
+// UpstreamSawLeave checks that the upstream noticed its stream's client
+// leave (a time on gone) within a second of left, the issue 3 bound, and
+// fails the test when it has not 3 s after.
+func UpstreamSawLeave(t testing.TB, gone <-chan time.Time, left time.Time) {
+	t.Helper()
+	select {
+	case at := <-gone:
+		if d := at.Sub(left); d > time.Second {
+			t.Errorf("upstream saw the client leave after %v, want within 1s", d)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatal("upstream connection still open 3s after the client left")
+	}
+}
+
 type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
