@@ -36,6 +36,10 @@ const (
 	// wsCloseGrace is how long a bridge waits, once a close frame has been
 	// sent, for the other side's close frame before cutting both sockets.
 	wsCloseGrace = 2 * time.Second
+	// wsBacklog is the send queue above which a side's socket holds a
+	// backlog its pongs wait behind: a queue that shrinks from there shows
+	// the side reading (see bridge.tick).
+	wsBacklog = 64 << 10
 	// wsControlTimeout bounds writing one ping or close frame.
 	wsControlTimeout = time.Second
 	// wsKeepalivePrefix starts the payload of the gateway's own pings, so

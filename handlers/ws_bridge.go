@@ -53,13 +53,14 @@ type bridge struct {
 	running   atomic.Int32    // copiers not yet stopped
 	keepalive *time.Timer
 	grace     atomic.Pointer[time.Timer]
-	counted   bool // counted on its upstream (set before the copiers start)
+	counted   bool   // counted on its upstream (set before the copiers start)
+	queued    [2]int // by wsSide: send queue at the last tick (-1: unknown); tick's own
 }
 
 // newBridge joins the upgraded client socket, which already delivered
 // early, to the upstream connection of p.
 func newBridge(h *WSBridge, client net.Conn, early []byte, p *pendingBridge) *bridge {
-	b := &bridge{h: h, up: p.up, lease: p.lease}
+	b := &bridge{h: h, up: p.up, lease: p.lease, queued: [2]int{-1, -1}}
 	b.readers[sideClient].init(client, early, true, &h.chunks)
 	b.readers[sideUpstream].init(p.raw, p.early, false, &h.chunks)
 	b.writers[sideClient].conn = client
@@ -144,21 +145,29 @@ func (b *bridge) abort() {
 // tick is the keep-alive: a side silent for two intervals ends the bridge
 // with 1001; otherwise both sides are pinged and the timer rearmed.
 //
-// A side is not judged while a data frame is being written to it (the
-// frameWriter judges its progress, and its pongs wait behind that backlog)
-// or while its own data waits for such a write to the other side (the
-// bridge is not reading it: backpressure). Such a side is not pinged
-// either: the ping would only queue behind the frame.
+// A side is not judged while a data frame is being written to it (writeData
+// judges its progress) or while its own data waits for such a write to the
+// other side (the bridge is not reading it: backpressure). A side whose
+// socket held a backlog (wsBacklog) at the last tick and less now is
+// reading it, and counts as seen: its pongs wait behind that backlog. A
+// side with no backlog must answer pings: acknowledgements alone only show
+// that its kernel takes data, which a hung application's does until its
+// receive buffer is full. A busy side is not pinged: the ping would only
+// queue behind the frame.
 func (b *bridge) tick() {
 	if b.closing() {
 		return
 	}
-	now := time.Now()
-	silentSince := now.Add(-2 * b.h.interval).UnixNano()
 	var busy [2]bool
 	for s := range b.writers {
 		busy[s] = b.writers[s].busy()
+		q := sendQueued(b.writers[s].conn)
+		if b.queued[s] >= wsBacklog && q >= 0 && q < b.queued[s] {
+			b.touch(wsSide(s))
+		}
+		b.queued[s] = q
 	}
+	silentSince := time.Now().Add(-2 * b.h.interval).UnixNano()
 	for _, s := range [...]wsSide{sideClient, sideUpstream} {
 		if !busy[s] && !busy[s.other()] && b.seen[s].Load() < silentSince {
 			b.end(websocket.CloseGoingAway, s.String()+" ping timeout")
@@ -166,9 +175,7 @@ func (b *bridge) tick() {
 		}
 	}
 	for s := range b.writers {
-		if !busy[s] {
-			_ = b.writers[s].writeControl(opPing, b.h.ping)
-		}
+		b.writers[s].ping(b.h.ping)
 	}
 	if !b.closing() {
 		b.keepalive.Reset(b.h.interval)

@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"errors"
+	"net"
 	"testing"
 	"time"
 
@@ -270,4 +271,44 @@ func TestWSKeepalive(t *testing.T) {
 func isTimeout(err error) bool {
 	var ne interface{ Timeout() bool }
 	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// A client whose application hangs (its kernel still takes data, it never
+// reads and never answers a ping) is ended by the keep-alive, even while
+// the upstream keeps sending it small messages that its kernel accepts.
+func TestWSHungClientPingTimedOut(t *testing.T) {
+	checkLeaks(t)
+	up := startWSUpstream(t, nil, func(c *websocket.Conn) {
+		go func() { // answers the gateway's pings until the bridge ends
+			for {
+				if _, _, err := c.ReadMessage(); err != nil {
+					return
+				}
+			}
+		}()
+		tick := time.NewTicker(20 * time.Millisecond)
+		defer tick.Stop()
+		for range tick.C {
+			if err := c.WriteMessage(websocket.TextMessage, []byte("tick")); err != nil {
+				return
+			}
+		}
+	})
+	cfg := wsConfig(map[string][]string{"s": {up.URL}})
+	cfg.WSPingInterval = 200 * time.Millisecond
+	gw := gatewaytest.Start(t, cfg)
+	c, err := net.Dial("tcp", gw.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if got := rawStatus(t, c, "GET /ws/s HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"+
+		"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"); got != 101 {
+		t.Fatalf("status %d, want 101", got)
+	}
+	// Never reads again: the pings stay unanswered.
+	gatewaytest.Eventually(t, 5*time.Second, func() bool { return gwStats(t, gw).Active == 0 }, "the hung client's bridge to end")
+	if n := gwStats(t, gw).Closes["1001"]; n != 1 {
+		t.Fatalf("closes[1001] = %d, want 1 (ping timeout)", n)
+	}
 }

@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"bufio"
 	"encoding/json"
 	"io"
 	"net"
@@ -204,11 +205,49 @@ func TestWSRequestChecks(t *testing.T) {
 			}
 		})
 	}
+	const handshake = "Host: x\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n" +
+		"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+	raw := []struct {
+		name, request string
+		want          int
+	}{
+		{"HEAD", "HEAD /ws/s HTTP/1.1\r\nConnection: Upgrade\r\n" + handshake, 405},
+		{"HTTP/1.0", "GET /ws/s HTTP/1.0\r\nConnection: Upgrade\r\n" + handshake, 400},
+		{"Connection: close", "GET /ws/s HTTP/1.1\r\nConnection: Upgrade, close\r\n" + handshake, 400},
+	}
+	for _, tt := range raw {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := net.Dial("tcp", gw.Addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			if got := rawStatus(t, c, tt.request+"\r\n"); got != tt.want {
+				t.Fatalf("status %d, want %d", got, tt.want)
+			}
+		})
+	}
 	select {
 	case s := <-up.seen:
 		t.Fatalf("the upstream was dialled for a refused request: %+v", s)
 	default:
 	}
+}
+
+// rawStatus sends request as it is on c and returns the response's status,
+// reading no further than its header.
+func rawStatus(t *testing.T, c net.Conn, request string) int {
+	t.Helper()
+	_ = c.SetDeadline(time.Now().Add(5 * time.Second))
+	defer c.SetDeadline(time.Time{})
+	if _, err := io.WriteString(c, request); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReaderSize(c, 16), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode // the body is not read: a HEAD answer has none
 }
 
 // A bridge opened as the breaker's half-open probe settles the probe at the

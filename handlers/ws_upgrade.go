@@ -28,6 +28,13 @@ func checkUpgrade(c *fiber.Ctx) (int, string) {
 	ctx := c.Context()
 	h := &ctx.Request.Header
 	switch {
+	case !ctx.IsGet(): // Fiber routes HEAD to GET handlers; the upgrader takes GET only
+		c.Set(fiber.HeaderAllow, fiber.MethodGet)
+		return fiber.StatusMethodNotAllowed, msgWSUpgradeRequired
+	case !ctx.Request.Header.IsHTTP11() || h.ConnectionClose():
+		// RFC 6455 §4.1: HTTP/1.1 at least. fasthttp would write the 101
+		// and then close the connection instead of handing it over.
+		return fiber.StatusBadRequest, msgWSUpgradeRequired
 	case !websocket.FastHTTPIsWebSocketUpgrade(ctx):
 		c.Set(fiber.HeaderUpgrade, "websocket")
 		c.Set(fiber.HeaderConnection, "Upgrade")
@@ -107,18 +114,26 @@ func (w *WSBridge) upgrade(c *fiber.Ctx, p *pendingBridge) error {
 // are released (KeepHijackedConns keeps the socket open).
 func (w *WSBridge) upgradeClient(conn *contribws.Conn) {
 	p, _ := conn.Locals(localPendingBridge).(*pendingBridge)
+	conn.Locals(localPendingBridge, nil) // the library pools its Conn: keep no reference
 	nc := conn.NetConn()
 	if p == nil || !p.claim() {
 		_ = nc.Close() // the hand-off timed out; the upstream side is gone
 		return
 	}
+	started := false
+	defer func() { // also on a panic, which recoverUpgrade then logs
+		if !started {
+			_ = nc.Close()
+			p.finishUnused()
+		}
+	}()
 	raw, early, err := unwrapHijacked(nc)
 	if err != nil {
-		_ = nc.Close()
-		p.finishUnused()
 		return
 	}
-	newBridge(w, raw, early, p).start()
+	b := newBridge(w, raw, early, p)
+	started = true // from here the bridge releases it all (finish)
+	b.start()
 }
 
 // recoverUpgrade is the upgrade's panic handler: the library's default would

@@ -94,8 +94,13 @@ func maskBytes(p, key []byte) {
 // bounds the time between two steps forward, not the time a backlog takes
 // to drain: the kernel wakes a blocked writer only once a third of its
 // send buffer (autotuned up to 4 MiB) is free, which a slow but steady
-// reader may take longer than a ping interval to make room for. Where the socket
-// cannot be looked into (TLS), only partial writes count.
+// reader may take longer than a ping interval to make room for. Over TLS
+// the first timeout stays final, as before: crypto/tls makes any write
+// timeout a permanent error of the connection.
+//
+// Progress seen while waiting moves the receiver's seen on (its pongs may
+// wait behind the backlog); a write that did not wait does not, since its
+// bytes only reached the kernel.
 func (w *frameWriter) writeData(frame []byte, opcode int, fin bool, now time.Time) error {
 	start := w.appendHeader(frame[:frameHeadroom], opcode, fin, frame[frameHeadroom:])
 	frame = frame[start:]
@@ -104,16 +109,19 @@ func (w *frameWriter) writeData(frame []byte, opcode int, fin bool, now time.Tim
 	if err := w.usable(); err != nil {
 		return err
 	}
-	queued := -1  // bytes in the send queue at the last timeout; -1: not looked yet
+	waited := false
+	queued := -1  // bytes in the send queue at the last timeout; -1: not known
 	sent := false // part of the frame is out
 	for {
 		n, err := w.writeLocked(frame, now.Add(w.stall))
 		sent = sent || n > 0
 		if err == nil {
-			w.seen.Store(now.UnixNano())
+			if waited {
+				w.seen.Store(time.Now().UnixNano()) // room came: acknowledgements
+			}
 			return nil
 		}
-		now = time.Now()
+		now, waited = time.Now(), true
 		if isNetTimeout(err) {
 			q := sendQueued(w.conn)
 			switch {
@@ -154,6 +162,16 @@ func (w *frameWriter) writeControl(opcode int, payload []byte) error {
 	}
 	w.closed = opcode == opClose
 	return nil
+}
+
+// ping writes the gateway's keep-alive ping unless a frame is being written
+// now: the ping would only wait behind it, holding up the keep-alive, and
+// writeData judges the receiver by its progress meanwhile.
+func (w *frameWriter) ping(payload []byte) {
+	if w.busy() {
+		return
+	}
+	_ = w.writeControl(opPing, payload)
 }
 
 // busy reports whether a frame is being written now. The answer may be
