@@ -41,13 +41,11 @@ type sseStream struct {
 	dec     chunkDecoder          // a raw chunked body's framing
 	drained bool                  // the raw body's read-ahead bytes are all out
 	readFn  func(fd uintptr) bool // rawRead, bound once
-	rbuf    *relayBuffer          // rawRead's results
-	rn      int
-	rerr    error
-	conn    *upstream.StreamConn // nil: no ticks (not a StreamClient connection)
-	client  net.Conn             // the client's connection, taken over from fasthttp
-	ctx     *fasthttp.RequestCtx // until the response head is written
-	peer    peer                 // polled at each tick when no watcher has the client
+	rerr    error                 // what ended rawRead's RawConn.Read, if anything
+	conn    *upstream.StreamConn  // nil: no ticks (not a StreamClient connection)
+	client  net.Conn              // the client's connection, taken over from fasthttp
+	ctx     *fasthttp.RequestCtx  // until the response head is written
+	peer    peer                  // polled at each tick when no watcher has the client
 
 	id      uint64      // in SSE.streams
 	hangups *hangups    // the watcher of the client's hang-up; nil: polled
