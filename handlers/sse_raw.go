@@ -112,10 +112,7 @@ func (st *sseStream) relayChunk(buf *relayBuffer, n int) error {
 func (st *sseStream) rawRead(fd uintptr) bool {
 	buf := st.h.bufs.Get().(*relayBuffer)
 	p := buf.payload()
-	n, err := syscall.Read(int(fd), p)
-	for err == syscall.EINTR {
-		n, err = syscall.Read(int(fd), p)
-	}
+	n, err := readNonblock(fd, p)
 	switch {
 	case err == syscall.EAGAIN:
 		st.h.bufs.Put(buf)
