@@ -6,8 +6,11 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"testing"
 	"time"
+
+	"gateway/upstream"
 )
 
 // smallBufferPair is tcpPair (ws_frame_test.go) with socket buffers well
@@ -93,5 +96,37 @@ func TestStreamWriteClientAllocs(t *testing.T) {
 		}
 	}); n != 0 {
 		t.Errorf("%v allocations per write, want 0", n)
+	}
+}
+
+// Relaying an event read raw from the upstream's socket to the client
+// allocates nothing: the relay (rawRead inside one RawConn.Read, then the
+// client write) runs once per event.
+func TestStreamRelayRawAllocs(t *testing.T) {
+	server, client := smallBufferPair(t)
+	upLocal, upPeer := tcpPair(t)
+	st := newWriteStream(t, server, 10*time.Second)
+	st.h = &SSE{bufs: sync.Pool{New: func() any { return new(relayBuffer) }}}
+	st.conn = &upstream.StreamConn{Conn: upLocal}
+	st.drained, st.identity = true, true // read the socket; relay the bytes as they are
+	st.readFn = st.rawRead
+	ended := make(chan error, 1)
+	go func() { ended <- st.relayRaw() }()
+
+	event := []byte("data: 1234567890\n\n")
+	got := make([]byte, len(event))
+	if n := testing.AllocsPerRun(200, func() {
+		if _, err := upPeer.Write(event); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(client, got); err != nil || !bytes.Equal(got, event) {
+			t.Fatalf("client read %q, %v; want %q", got, err, event)
+		}
+	}); n != 0 {
+		t.Errorf("%v allocations per relayed event, want 0", n)
+	}
+	upPeer.Close()
+	if err := <-ended; err != io.EOF {
+		t.Errorf("relay ended with %v, want io.EOF at the upstream's close", err)
 	}
 }
