@@ -13,3 +13,4 @@ func startHangups(*SSE) *hangups { return nil }
 
 func (*hangups) add(uint64, net.Conn) bool { return false }
 func (*hangups) remove(net.Conn)           {}
+func (*hangups) stop()                     {}

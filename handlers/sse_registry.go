@@ -30,13 +30,18 @@ func (s *SSE) register(st *sseStream) bool {
 
 // unregister removes st; it must run before st's client connection is
 // closed, so that its descriptor is out of the hang-up watcher before it
-// can be reused.
+// can be reused. The last stream out stops the watcher (the next stream
+// starts another).
 func (s *SSE) unregister(st *sseStream) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.streams, st.id)
 	if st.hangups != nil {
 		st.hangups.remove(st.client)
+	}
+	if len(s.streams) == 0 && s.hangups != nil {
+		s.hangups.stop()
+		s.hangups = nil
 	}
 }
 
@@ -70,19 +75,6 @@ func (s *SSE) cutAll() {
 		_ = st.client.Close()
 		st.wake()
 	}
-}
-
-// hangupsIdle is asked by the hang-up watcher after each wait: with no
-// stream left to watch it is released, and the watcher ends (the next
-// stream starts another).
-func (s *SSE) hangupsIdle(h *hangups) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.streams) > 0 || s.hangups != h {
-		return false
-	}
-	s.hangups = nil
-	return true
 }
 
 // hangupsFailed is told by a watcher that can no longer wait (which

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -41,13 +42,15 @@ type sseStream struct {
 	dec     chunkDecoder          // a raw chunked body's framing
 	drained bool                  // the raw body's read-ahead bytes are all out
 	readFn  func(fd uintptr) bool // rawRead, bound once
-	rbuf    *relayBuffer          // rawRead's results
-	rn      int
-	rerr    error
-	conn    *upstream.StreamConn // nil: no ticks (not a StreamClient connection)
-	client  net.Conn             // the client's connection, taken over from fasthttp
-	ctx     *fasthttp.RequestCtx // until the response head is written
-	peer    peer                 // polled at each tick when no watcher has the client
+	rerr    error                 // what ended rawRead's RawConn.Read, if anything
+	conn    *upstream.StreamConn  // nil: no ticks (not a StreamClient connection)
+	client  net.Conn              // the client's connection, taken over from fasthttp
+	crc     syscall.RawConn       // client's socket, for rawWrite; nil: write through client
+	writeFn func(fd uintptr) bool // rawWrite, bound once
+	wbuf    []byte                // rawWrite's bytes yet to write
+	werr    error                 // rawWrite's failure
+	ctx     *fasthttp.RequestCtx  // until the response head is written
+	peer    peer                  // polled at each tick when no watcher has the client
 
 	id      uint64      // in SSE.streams
 	hangups *hangups    // the watcher of the client's hang-up; nil: polled
@@ -90,10 +93,19 @@ func (st *sseStream) begin(net.Conn) {
 }
 
 // run relays the body until either side ends it, then ends the stream.
+//
+// A raw relay is called from here directly, not through relay, whose frame
+// is large: a stream parks with its goroutine's stack this deep, and once
+// under a quarter of its stack is in use the garbage collector halves the
+// stack, back to the 2 KiB minimum that relaying an event outgrows.
 func (st *sseStream) run() {
 	err := st.start()
 	for err == nil {
-		err = st.relay()
+		if st.raw != nil {
+			err = st.relayRaw()
+		} else {
+			err = st.relay()
+		}
 	}
 	st.end(err)
 }
@@ -155,11 +167,8 @@ func (st *sseStream) end(err error) {
 // zero-length read returns once the next chunk's header has arrived,
 // having parsed it (net/http/httputil's chunked reader), and only then is
 // a relay buffer taken from the pool, for the one copy; the connection's
-// read buffer stays held.
+// read buffer stays held. (run calls relayRaw itself.)
 func (st *sseStream) relay() error {
-	if st.raw != nil {
-		return st.relayRaw()
-	}
 	if st.chunked {
 		if _, err := st.read(nil); err != nil {
 			return err
@@ -207,11 +216,63 @@ func (st *sseStream) write(b []byte) error {
 			return err
 		}
 	}
-	_, err := st.client.Write(b)
+	err := st.writeClient(b)
 	if err != nil {
 		st.clientFailed = true
 	}
 	return err
+}
+
+// writeClient writes all of b to the client: on its socket through
+// rawWrite when it has one, the way net.Conn's Write does it (waiting for
+// the socket to be writable, up to the write deadline) but with
+// writeNonblock's cheaper call; otherwise (TLS) through the connection.
+func (st *sseStream) writeClient(b []byte) error {
+	if st.crc == nil {
+		_, err := st.client.Write(b)
+		return err
+	}
+	st.wbuf = b
+	err := st.crc.Write(st.writeFn)
+	if err == nil {
+		err = st.werr
+	}
+	st.wbuf, st.werr = nil, nil
+	return err
+}
+
+// rawWrite is the syscall.RawConn.Write callback of writeClient: false
+// waits for the socket to take more.
+func (st *sseStream) rawWrite(fd uintptr) bool {
+	for len(st.wbuf) > 0 {
+		n, err := writeNonblock(fd, st.wbuf)
+		switch {
+		case err == syscall.EAGAIN:
+			return false
+		case err != nil:
+			st.werr = err
+			return true
+		case n == 0: // not for a socket; would loop forever
+			st.werr = io.ErrShortWrite
+			return true
+		}
+		st.wbuf = st.wbuf[n:]
+	}
+	return true
+}
+
+// clientRawConn returns the client connection's socket when it is one
+// (a plain TCP connection, not TLS over it), or nil.
+func clientRawConn(c net.Conn) syscall.RawConn {
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return rc
 }
 
 // errClientFailed is a write to a client whose earlier write failed.

@@ -2,9 +2,11 @@ package handlers_test
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -277,5 +279,45 @@ func TestSSEHTTP10Client(t *testing.T) {
 	close(up.end)
 	if err := c.ended(t, 2*time.Second); !errors.Is(err, io.EOF) {
 		t.Errorf("stream ended with %v, want the close", err)
+	}
+}
+
+// TestSSEBurstsArriveWhole holds the raw relay to delivering every byte
+// the upstream has written without waiting for more (see rawRead): events
+// written back to back, as separate segments, may land while the relay is
+// still writing the one before, and an event larger than the relay buffer
+// takes several reads. There are no heartbeats, so no tick would rescue a
+// stalled stream: a missed wake-up shows as a read that times out.
+func TestSSEBurstsArriveWhole(t *testing.T) {
+	tests := []struct {
+		name   string
+		rounds int
+		burst  int // events written back to back
+		size   int // data bytes per event
+	}{
+		{"small events back to back", 300, 3, 16},
+		{"events larger than the relay buffer", 20, 2, 10000},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkLeaks(t)
+			up := newSSEUpstream(t, "text/event-stream")
+			gw := startGateway(t, up.srv.URL, 0)
+			c := openStream(t, gw, "GET", "/sse/s/feed")
+			up.request(t)
+			data := strings.Repeat("x", tt.size)
+			for r := range tt.rounds {
+				for i := range tt.burst {
+					up.send(t, fmt.Sprintf("id: %d\ndata: %s\n\n", r*tt.burst+i, data))
+				}
+				_ = c.conn.SetReadDeadline(time.Now().Add(2 * time.Second))
+				for i := range tt.burst {
+					ev := c.event(t)
+					if want := fmt.Sprintf("id: %d", r*tt.burst+i); len(ev) != 2 || ev[0] != want || ev[1] != "data: "+data {
+						t.Fatalf("round %d: got %.60q, want %q and %d bytes of data", r, ev, want, tt.size)
+					}
+				}
+			}
+		})
 	}
 }
