@@ -63,11 +63,8 @@ func newBridge(h *WSBridge, client net.Conn, early []byte, p *pendingBridge) *br
 	b := &bridge{h: h, up: p.up, lease: p.lease, queued: [2]int{-1, -1}}
 	b.readers[sideClient].init(client, early, true, &h.chunks)
 	b.readers[sideUpstream].init(p.raw, p.early, false, &h.chunks)
-	b.writers[sideClient].conn = client
-	b.writers[sideUpstream].conn, b.writers[sideUpstream].mask = p.raw, true
-	for s := range b.writers {
-		b.writers[s].stall, b.writers[s].seen = h.writeTimeout, &b.seen[s]
-	}
+	b.writers[sideClient].init(client, false, h.writeTimeout, &b.seen[sideClient])
+	b.writers[sideUpstream].init(p.raw, true, h.writeTimeout, &b.seen[sideUpstream])
 	return b
 }
 

@@ -307,6 +307,7 @@ func TestWSHungClientPingTimedOut(t *testing.T) {
 		t.Fatalf("status %d, want 101", got)
 	}
 	// Never reads again: the pings stay unanswered.
+	gatewaytest.Eventually(t, 5*time.Second, func() bool { return gwStats(t, gw).Active == 1 }, "the bridge to start")
 	gatewaytest.Eventually(t, 5*time.Second, func() bool { return gwStats(t, gw).Active == 0 }, "the hung client's bridge to end")
 	if n := gwStats(t, gw).Closes["1001"]; n != 1 {
 		t.Fatalf("closes[1001] = %d, want 1 (ping timeout)", n)

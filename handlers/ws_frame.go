@@ -155,10 +155,7 @@ func (f *frameReader) fill() error {
 // that the wait holds none.
 func (f *frameReader) rawRead(fd uintptr) bool {
 	f.acquire()
-	n, err := syscall.Read(int(fd), f.buf[f.w:])
-	for err == syscall.EINTR {
-		n, err = syscall.Read(int(fd), f.buf[f.w:])
-	}
+	n, err := readNonblock(fd, f.buf[f.w:])
 	switch {
 	case err == syscall.EAGAIN:
 		if f.r == f.w {

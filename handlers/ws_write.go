@@ -3,10 +3,12 @@ package handlers
 import (
 	"encoding/binary"
 	"errors"
+	"io"
 	"math/rand/v2"
 	"net"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -33,6 +35,14 @@ type frameWriter struct {
 	// seen is the receiver's last sign of life (the bridge's seen of this
 	// side), moved on by every data frame it accepts.
 	seen *atomic.Int64
+
+	// rc is conn's socket, written with writeNonblock (see readNonblock),
+	// when conn has one (not TLS); rawWrite is its callback, bound once.
+	rc       syscall.RawConn
+	rawWrite func(fd uintptr) bool
+	wbuf     []byte    // rawWrite's bytes left; guarded by mu
+	werr     error     // rawWrite's error; guarded by mu
+	deadline time.Time // conn's write deadline; guarded by mu
 
 	mu     sync.Mutex
 	err    error // a failed write, which may have left a partial frame; guarded by mu
@@ -195,12 +205,59 @@ func (w *frameWriter) usable() error {
 	return nil
 }
 
+// init prepares w to write conn; mask for the upstream side.
+func (w *frameWriter) init(conn net.Conn, mask bool, stall time.Duration, seen *atomic.Int64) {
+	w.conn, w.mask, w.stall, w.seen = conn, mask, stall, seen
+	if w.rc = clientRawConn(conn); w.rc != nil {
+		w.rawWrite = w.writeRaw
+	}
+}
+
 // writeLocked writes frame by the deadline and returns how much went out.
 // A failed write that sent nothing leaves the writer usable. w.mu is held.
+//
+// The connection's deadline is moved only when it is later than deadline
+// or less than half as far: a busy bridge updates a timer now and then,
+// not for every frame. A write may so be given up to half its time less,
+// never more.
 func (w *frameWriter) writeLocked(frame []byte, deadline time.Time) (int, error) {
-	if err := w.conn.SetWriteDeadline(deadline); err != nil {
-		w.err = err
-		return 0, err
+	now := time.Now()
+	if w.deadline.After(deadline) || w.deadline.Sub(now) < deadline.Sub(now)/2 {
+		if err := w.conn.SetWriteDeadline(deadline); err != nil {
+			w.err = err
+			return 0, err
+		}
+		w.deadline = deadline
 	}
-	return w.conn.Write(frame)
+	if w.rc == nil {
+		return w.conn.Write(frame)
+	}
+	w.wbuf = frame
+	err := w.rc.Write(w.rawWrite)
+	if err == nil {
+		err = w.werr
+	}
+	n := len(frame) - len(w.wbuf)
+	w.wbuf, w.werr = nil, nil
+	return n, err
+}
+
+// writeRaw is the syscall.RawConn.Write callback of writeLocked: false
+// waits for the socket to take more, up to the write deadline.
+func (w *frameWriter) writeRaw(fd uintptr) bool {
+	for len(w.wbuf) > 0 {
+		n, err := writeNonblock(fd, w.wbuf)
+		switch {
+		case err == syscall.EAGAIN:
+			return false
+		case err != nil:
+			w.werr = err
+			return true
+		case n == 0: // not for a socket; would loop forever
+			w.werr = io.ErrShortWrite
+			return true
+		}
+		w.wbuf = w.wbuf[n:]
+	}
+	return true
 }
