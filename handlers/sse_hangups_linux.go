@@ -19,6 +19,13 @@ import (
 // alone, so a descriptor reused after its stream ended cannot be mistaken
 // for it.
 //
+// A stream's upstream connection, when its body is read raw, is registered
+// the same way: its end (a FIN or a reset) may come in with the stream's
+// last bytes, be consumed by the read that returns them, and leave no edge
+// for the relay, which after a short read waits for the next one (see
+// sseStream.rawRead). The watcher's event wakes the stream, which then
+// reads the end.
+//
 // The watcher waits without a timeout: it is ended by stop, through an
 // eventfd in the set, when its last stream goes. (It used to wake every
 // 100 ms to check for that; each of those epoll_wait calls woke the
@@ -31,6 +38,10 @@ type hangups struct {
 
 // stopID is the registration id of hangups.stopfd; streams' ids start at 1.
 const stopID = 0
+
+// upstreamBit marks the registration of a stream's upstream connection
+// (see add): its id is the stream's with this bit set.
+const upstreamBit = 1 << 63
 
 // startHangups starts a watcher reporting to s, or returns nil when epoll
 // is unavailable (streams then poll their clients).
@@ -62,8 +73,9 @@ func (h *hangups) stop() {
 	_, _ = syscall.Write(h.stopfd, one[:])
 }
 
-// add registers the client connection c of stream id; it reports false
-// when c has no descriptor to watch.
+// add registers connection c of stream id (id|upstreamBit for the
+// upstream's, see SSE.upstreamEnded); it reports false when c has no
+// descriptor to watch.
 func (h *hangups) add(id uint64, c net.Conn) bool {
 	ev := syscall.EpollEvent{
 		Events: syscall.EPOLLRDHUP | syscall.EPOLLHUP | syscall.EPOLLERR | -syscall.EPOLLET,
@@ -108,10 +120,14 @@ func (h *hangups) run(s *SSE) {
 		}
 		for _, ev := range events[:max(n, 0)] {
 			id := uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
-			if id == stopID {
+			switch {
+			case id == stopID:
 				return // stopped with no stream left: the others' ids are stale
+			case id&upstreamBit != 0:
+				s.upstreamEnded(id &^ upstreamBit)
+			default:
+				s.hungUp(id)
 			}
-			s.hungUp(id)
 		}
 	}
 }

@@ -11,6 +11,9 @@ type hangups struct{}
 // startHangups returns nil: there is no watcher here.
 func startHangups(*SSE) *hangups { return nil }
 
+// upstreamBit marks an upstream connection's registration (Linux only).
+const upstreamBit = 1 << 63
+
 func (*hangups) add(uint64, net.Conn) bool { return false }
 func (*hangups) remove(net.Conn)           {}
 func (*hangups) stop()                     {}

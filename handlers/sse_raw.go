@@ -92,9 +92,20 @@ func (st *sseStream) relayChunk(buf *relayBuffer, n int) error {
 // once: the socket was drained, so the runtime may park the goroutine
 // until the socket's next edge without a read that would only find EAGAIN.
 // That read was half of the stream's read syscalls, one per event. nginx
-// does the same (ngx_unix_recv, src/os/unix/ngx_recv.c: with epoll, a recv
-// that returns less than the buffer's size clears rev->ready, so the next
-// recv waits for the next event). No wake-up is lost, because the relay
+// does the same (ngx_unix_recv, src/os/unix/ngx_recv.c: with epoll and
+// EPOLLRDHUP, a recv that returns less than the buffer's size clears
+// rev->ready unless the event reported the peer's end, pending_eof).
+//
+// That end is the one thing a short read can hide: the read that returns
+// the last bytes may also consume the FIN behind them (or the reset's
+// error may be pending), whose edge was spent on that read, so no further
+// edge comes and only another read would see it. Go's poller does not pass
+// EPOLLRDHUP on, so the stream's upstream connection is registered with
+// the hang-up watcher (upWatched), whose event wakes the stream; without
+// that registration the callback does return, and the next RawConn.Read
+// reads once more first, as before.
+//
+// No data wake-up is lost, because the relay
 // stays inside one RawConn.Read: internal/poll resets the descriptor's
 // readiness (runtime_pollReset) only when a RawConn.Read begins, before
 // the first call of this callback, which always reads. Between calls the
@@ -130,7 +141,7 @@ func (st *sseStream) rawRead(fd uintptr) bool {
 		st.rerr = err
 		return true
 	}
-	return n == len(p)
+	return n == len(p) || !st.upWatched
 }
 
 // connEnd is what the end of the upstream connection means for the body:

@@ -24,6 +24,9 @@ func (s *SSE) register(st *sseStream) bool {
 	}
 	if s.hangups != nil && s.hangups.add(st.id, st.client) {
 		st.hangups = s.hangups
+		if st.raw != nil && st.conn != nil {
+			st.upWatched = s.hangups.add(st.id|upstreamBit, st.conn.Conn)
+		}
 	}
 	return true
 }
@@ -38,6 +41,9 @@ func (s *SSE) unregister(st *sseStream) {
 	delete(s.streams, st.id)
 	if st.hangups != nil {
 		st.hangups.remove(st.client)
+		if st.upWatched {
+			st.hangups.remove(st.conn.Conn)
+		}
 	}
 	if len(s.streams) == 0 && s.hangups != nil {
 		s.hangups.stop()
@@ -52,6 +58,16 @@ func (s *SSE) hungUp(id uint64) {
 	defer s.mu.Unlock()
 	if st := s.streams[id]; st != nil {
 		st.gone.Store(true)
+		st.wake()
+	}
+}
+
+// upstreamEnded is called by the hang-up watcher for the stream whose
+// upstream connection has ended or failed: the stream wakes and reads it.
+func (s *SSE) upstreamEnded(id uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if st := s.streams[id]; st != nil {
 		st.wake()
 	}
 }

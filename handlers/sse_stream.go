@@ -55,6 +55,9 @@ type sseStream struct {
 	id      uint64      // in SSE.streams
 	hangups *hangups    // the watcher of the client's hang-up; nil: polled
 	gone    atomic.Bool // set by the watcher: the client hung up
+	// upWatched: the watcher also reports the upstream connection's end, so
+	// rawRead may wait after a short read (see there).
+	upWatched bool
 
 	tick          time.Duration // the upstream connection's quiet interval; 0: none
 	ttfb          time.Duration

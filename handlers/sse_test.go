@@ -1,9 +1,11 @@
 package handlers_test
 
 import (
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -320,4 +322,68 @@ func TestSSEBurstsArriveWhole(t *testing.T) {
 			}
 		})
 	}
+}
+
+// An upstream whose last event and end (FIN, or a chunked body cut short)
+// reach the gateway together ends the client's stream at once, even with
+// no heartbeat ticks: the read that returns the event may consume the end
+// too, leaving no edge for the relay to wake on (the hang-up watcher
+// reports it). Repeated, since the event and the FIN do not always share
+// a read.
+func TestSSEUpstreamEndWithLastEvent(t *testing.T) {
+	checkLeaks(t)
+	tests := []struct {
+		name, head, last string
+	}{
+		{"close-delimited", "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n", "data: x\n\n"},
+		{"chunked, cut short", "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n",
+			"9\r\ndata: x\n\n\r\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			for range 5 {
+				send := make(chan struct{})
+				up := rawEventUpstream(t, tt.head, tt.last, send)
+				gw := startGateway(t, up, 0)
+				c := openStream(t, gw, "GET", "/sse/s/")
+				close(send) // the stream is relayed and quiet: now the last event and the end
+				if got := c.event(t); len(got) != 1 || got[0] != "data: x" {
+					t.Fatalf("event %q, want data: x", got)
+				}
+				start := time.Now()
+				_ = c.ended(t, 3*time.Second) // EOF, or unexpected EOF for the cut-short chunked body
+				if d := time.Since(start); d > time.Second {
+					t.Fatalf("client stream ended %v after the upstream's, want within 1s", d)
+				}
+			}
+		})
+	}
+}
+
+// rawEventUpstream answers one request with head, then, once send is
+// closed, writes last and closes the connection at once.
+func rawEventUpstream(t *testing.T, head, last string, send <-chan struct{}) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+			return
+		}
+		_, _ = io.WriteString(c, head)
+		select {
+		case <-send:
+			_, _ = io.WriteString(c, last)
+		case <-time.After(10 * time.Second): // the test failed before sending
+		}
+	}()
+	return "http://" + ln.Addr().String()
 }

@@ -109,9 +109,16 @@ func TestStreamRelayRawAllocs(t *testing.T) {
 	st.h = &SSE{bufs: sync.Pool{New: func() any { return new(relayBuffer) }}}
 	st.conn = &upstream.StreamConn{Conn: upLocal}
 	st.drained, st.identity = true, true // read the socket; relay the bytes as they are
+	st.upWatched = true                  // as when the hang-up watcher reports the upstream's end
 	st.readFn = st.rawRead
 	ended := make(chan error, 1)
-	go func() { ended <- st.relayRaw() }()
+	go func() {
+		var err error
+		for err == nil {
+			err = st.relayRaw()
+		}
+		ended <- err
+	}()
 
 	event := []byte("data: 1234567890\n\n")
 	got := make([]byte, len(event))

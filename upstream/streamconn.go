@@ -35,6 +35,7 @@ type StreamWatcher interface {
 // request); only Close may come from another.
 type StreamConn struct {
 	net.Conn
+	raw      syscall.RawConn // Conn's, once RawRead has asked for it
 	laddr    streamAddr
 	interval time.Duration
 	watcher  StreamWatcher
@@ -136,16 +137,19 @@ func (c *StreamConn) Read(p []byte) (int, error) {
 // shallow stack. ok is false when the wrapped connection has no RawConn,
 // and then f has not run.
 func (c *StreamConn) RawRead(f func(fd uintptr) bool) (ok bool, err error) {
-	sc, isSys := c.Conn.(syscall.Conn)
-	if !isSys {
-		return false, nil
-	}
-	raw, err := sc.SyscallConn()
-	if err != nil {
-		return false, nil
+	if c.raw == nil {
+		sc, isSys := c.Conn.(syscall.Conn)
+		if !isSys {
+			return false, nil
+		}
+		raw, err := sc.SyscallConn() // allocates: kept for the next call
+		if err != nil {
+			return false, nil
+		}
+		c.raw = raw
 	}
 	for {
-		err := raw.Read(f)
+		err := c.raw.Read(f)
 		if c.watcher == nil || err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
 			return true, err
 		}
