@@ -231,9 +231,7 @@ func (s *SSE) startStream(ctx *fasthttp.RequestCtx, lease upstream.Lease, resp *
 		identity:  !ctx.Request.Header.IsHTTP11(),
 		detach:    detach,
 	}
-	if st.crc = clientRawConn(st.client); st.crc != nil {
-		st.writeFn = st.rawWrite
-	}
+	st.cw.init(st.client)
 	if rb, ok := st.body.(upstream.RawBody); ok && st.conn != nil && rb.Raw() {
 		st.raw, st.chunked = rb, rb.Chunked()
 		st.readFn = st.rawRead

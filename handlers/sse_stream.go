@@ -5,7 +5,6 @@ import (
 	"io"
 	"net"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/valyala/fasthttp"
@@ -45,10 +44,7 @@ type sseStream struct {
 	rerr    error                 // what ended rawRead's RawConn.Read, if anything
 	conn    *upstream.StreamConn  // nil: no ticks (not a StreamClient connection)
 	client  net.Conn              // the client's connection, taken over from fasthttp
-	crc     syscall.RawConn       // client's socket, for rawWrite; nil: write through client
-	writeFn func(fd uintptr) bool // rawWrite, bound once
-	wbuf    []byte                // rawWrite's bytes yet to write
-	werr    error                 // rawWrite's failure
+	cw      rawWriter             // writes the client
 	ctx     *fasthttp.RequestCtx  // until the response head is written
 	peer    peer                  // polled at each tick when no watcher has the client
 
@@ -226,56 +222,11 @@ func (st *sseStream) write(b []byte) error {
 	return err
 }
 
-// writeClient writes all of b to the client: on its socket through
-// rawWrite when it has one, the way net.Conn's Write does it (waiting for
-// the socket to be writable, up to the write deadline) but with
-// writeNonblock's cheaper call; otherwise (TLS) through the connection.
+// writeClient writes all of b to the client, on its socket when it has
+// one (rawWriter).
 func (st *sseStream) writeClient(b []byte) error {
-	if st.crc == nil {
-		_, err := st.client.Write(b)
-		return err
-	}
-	st.wbuf = b
-	err := st.crc.Write(st.writeFn)
-	if err == nil {
-		err = st.werr
-	}
-	st.wbuf, st.werr = nil, nil
+	_, err := st.cw.writeAll(b)
 	return err
-}
-
-// rawWrite is the syscall.RawConn.Write callback of writeClient: false
-// waits for the socket to take more.
-func (st *sseStream) rawWrite(fd uintptr) bool {
-	for len(st.wbuf) > 0 {
-		n, err := writeNonblock(fd, st.wbuf)
-		switch {
-		case err == syscall.EAGAIN:
-			return false
-		case err != nil:
-			st.werr = err
-			return true
-		case n == 0: // not for a socket; would loop forever
-			st.werr = io.ErrShortWrite
-			return true
-		}
-		st.wbuf = st.wbuf[n:]
-	}
-	return true
-}
-
-// clientRawConn returns the client connection's socket when it is one
-// (a plain TCP connection, not TLS over it), or nil.
-func clientRawConn(c net.Conn) syscall.RawConn {
-	sc, ok := c.(syscall.Conn)
-	if !ok {
-		return nil
-	}
-	rc, err := sc.SyscallConn()
-	if err != nil {
-		return nil
-	}
-	return rc
 }
 
 // errClientFailed is a write to a client whose earlier write failed.

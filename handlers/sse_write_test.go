@@ -28,11 +28,11 @@ func smallBufferPair(t *testing.T) (server, client net.Conn) {
 // as startStream sets it up, with its write deadline d from now.
 func newWriteStream(t *testing.T, client net.Conn, d time.Duration) *sseStream {
 	t.Helper()
-	st := &sseStream{client: client, crc: clientRawConn(client)}
-	if st.crc == nil {
+	st := &sseStream{client: client}
+	st.cw.init(client)
+	if st.cw.rc == nil {
 		t.Fatal("a TCP connection has no raw socket")
 	}
-	st.writeFn = st.rawWrite
 	st.writeDeadline = time.Now().Add(clientWriteTimeout) // write then leaves the deadline below alone
 	if err := client.SetWriteDeadline(time.Now().Add(d)); err != nil {
 		t.Fatal(err)

@@ -3,12 +3,10 @@ package handlers
 import (
 	"encoding/binary"
 	"errors"
-	"io"
 	"math/rand/v2"
 	"net"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -36,12 +34,7 @@ type frameWriter struct {
 	// side), moved on by every data frame it accepts.
 	seen *atomic.Int64
 
-	// rc is conn's socket, written with writeNonblock (see readNonblock),
-	// when conn has one (not TLS); rawWrite is its callback, bound once.
-	rc       syscall.RawConn
-	rawWrite func(fd uintptr) bool
-	wbuf     []byte    // rawWrite's bytes left; guarded by mu
-	werr     error     // rawWrite's error; guarded by mu
+	raw      rawWriter // writes conn; guarded by mu
 	deadline time.Time // conn's write deadline; guarded by mu
 
 	mu     sync.Mutex
@@ -208,9 +201,7 @@ func (w *frameWriter) usable() error {
 // init prepares w to write conn; mask for the upstream side.
 func (w *frameWriter) init(conn net.Conn, mask bool, stall time.Duration, seen *atomic.Int64) {
 	w.conn, w.mask, w.stall, w.seen = conn, mask, stall, seen
-	if w.rc = clientRawConn(conn); w.rc != nil {
-		w.rawWrite = w.writeRaw
-	}
+	w.raw.init(conn)
 }
 
 // writeLocked writes frame by the deadline and returns how much went out.
@@ -229,35 +220,5 @@ func (w *frameWriter) writeLocked(frame []byte, deadline time.Time) (int, error)
 		}
 		w.deadline = deadline
 	}
-	if w.rc == nil {
-		return w.conn.Write(frame)
-	}
-	w.wbuf = frame
-	err := w.rc.Write(w.rawWrite)
-	if err == nil {
-		err = w.werr
-	}
-	n := len(frame) - len(w.wbuf)
-	w.wbuf, w.werr = nil, nil
-	return n, err
-}
-
-// writeRaw is the syscall.RawConn.Write callback of writeLocked: false
-// waits for the socket to take more, up to the write deadline.
-func (w *frameWriter) writeRaw(fd uintptr) bool {
-	for len(w.wbuf) > 0 {
-		n, err := writeNonblock(fd, w.wbuf)
-		switch {
-		case err == syscall.EAGAIN:
-			return false
-		case err != nil:
-			w.werr = err
-			return true
-		case n == 0: // not for a socket; would loop forever
-			w.werr = io.ErrShortWrite
-			return true
-		}
-		w.wbuf = w.wbuf[n:]
-	}
-	return true
+	return w.raw.writeAll(frame)
 }

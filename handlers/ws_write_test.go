@@ -15,7 +15,8 @@ func TestControlFrameWaitsForTheWriterWithItsOwnTimeout(t *testing.T) {
 	a, b := net.Pipe()
 	defer a.Close()
 	defer b.Close()
-	w := &frameWriter{conn: a, stall: 30 * time.Second, seen: new(atomic.Int64)}
+	w := &frameWriter{}
+	w.init(a, false, 30*time.Second, new(atomic.Int64))
 	release := make(chan struct{})
 	go func() { // a receiver that is slow to start, then reads everything
 		<-release
