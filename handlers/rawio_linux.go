@@ -23,11 +23,12 @@ import (
 // measurable at one call each way per event. sendto also passes
 // MSG_NOSIGNAL: a client that is gone yields EPIPE without a SIGPIPE
 // (which the runtime would ignore anyway). A descriptor that turns out not
-// to be a socket is read or written as a file.
+// to be a socket is read or written as a file, with the scheduler's
+// bookkeeping (fileIO): a file need not be non-blocking.
 func readNonblock(fd uintptr, p []byte) (int, error) {
 	n, err := rawIO(syscall.SYS_RECVFROM, fd, p, 0)
 	if err == syscall.ENOTSOCK {
-		return rawIO(syscall.SYS_READ, fd, p, 0)
+		return fileIO(syscall.Read, fd, p)
 	}
 	return n, err
 }
@@ -36,7 +37,7 @@ func readNonblock(fd uintptr, p []byte) (int, error) {
 func writeNonblock(fd uintptr, p []byte) (int, error) {
 	n, err := rawIO(syscall.SYS_SENDTO, fd, p, syscall.MSG_NOSIGNAL)
 	if err == syscall.ENOTSOCK {
-		return rawIO(syscall.SYS_WRITE, fd, p, 0)
+		return fileIO(syscall.Write, fd, p)
 	}
 	return n, err
 }
@@ -58,5 +59,17 @@ func rawIO(trap, fd uintptr, p []byte, flags uintptr) (int, error) {
 			continue
 		}
 		return 0, errno
+	}
+}
+
+// fileIO reads or writes (op) a descriptor that is not a socket through
+// the syscall package, which tells the scheduler: unlike a non-blocking
+// socket, a file or pipe may block.
+func fileIO(op func(int, []byte) (int, error), fd uintptr, p []byte) (int, error) {
+	for {
+		n, err := op(int(fd), p)
+		if err != syscall.EINTR {
+			return n, err
+		}
 	}
 }
