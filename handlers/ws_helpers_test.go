@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -152,28 +151,21 @@ func gwStats(t *testing.T, gw *gatewaytest.Gateway) wsCounts {
 			s.Active += u.ActiveWebSocket
 		}
 	}
-	resp, err := http.Get(gw.URL + "/metrics")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	for _, line := range strings.Split(string(body), "\n") {
-		for prefix, into := range map[string]map[string]int64{
-			`gateway_websocket_closes_total{code="`:        s.Closes,
-			`gateway_websocket_messages_total{direction="`: s.Messages,
-			`gateway_websocket_bytes_total{direction="`:    s.Bytes,
-		} {
-			rest, ok := strings.CutPrefix(line, prefix)
-			if !ok {
-				continue
+	fams := gatewaytest.Scrape(t, gw.URL)
+	for name, into := range map[string]struct {
+		label string
+		m     map[string]int64
+	}{
+		"gateway_websocket_closes_total":   {"code", s.Closes},
+		"gateway_websocket_messages_total": {"direction", s.Messages},
+		"gateway_websocket_bytes_total":    {"direction", s.Bytes},
+	} {
+		for _, m := range fams[name].GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == into.label {
+					into.m[l.GetValue()] = int64(m.GetCounter().GetValue())
+				}
 			}
-			label, value, _ := strings.Cut(rest, `"} `)
-			n, err := strconv.ParseFloat(value, 64)
-			if err != nil {
-				t.Fatalf("metrics line %q: %v", line, err)
-			}
-			into[label] = int64(n)
 		}
 	}
 	return s
