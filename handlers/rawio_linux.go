@@ -69,7 +69,7 @@ func fileIO(op func(int, []byte) (int, error), fd uintptr, p []byte) (int, error
 	for {
 		n, err := op(int(fd), p)
 		if err != syscall.EINTR {
-			return n, err
+			return max(n, 0), err
 		}
 	}
 }

@@ -101,12 +101,13 @@ func (st *sseStream) relayChunk(buf *relayBuffer, n int) error {
 // error may be pending), whose edge was spent on that read, so no further
 // edge comes and only another read would see it. Go's poller does not pass
 // EPOLLRDHUP on, so the stream's upstream connection is registered with
-// the hang-up watcher (upWatched), whose event wakes the stream; without
-// that registration the callback does return, and the next RawConn.Read
-// reads once more first, as before.
+// the hang-up watcher (upWatched), whose event wakes the stream and marks
+// it (upEnded), after which every read returns so that the next reads
+// again; without that registration the callback always returns, and the
+// next RawConn.Read reads once more first, as before.
 //
-// No data wake-up is lost, because the relay
-// stays inside one RawConn.Read: internal/poll resets the descriptor's
+// No data wake-up is lost, because the relay stays inside one
+// RawConn.Read: internal/poll resets the descriptor's
 // readiness (runtime_pollReset) only when a RawConn.Read begins, before
 // the first call of this callback, which always reads. Between calls the
 // runtime's pollDesc keeps any edge the netpoller saw since as ready, and
@@ -141,7 +142,7 @@ func (st *sseStream) rawRead(fd uintptr) bool {
 		st.rerr = err
 		return true
 	}
-	return n == len(p) || !st.upWatched
+	return n == len(p) || !st.upWatched || st.upEnded.Load()
 }
 
 // connEnd is what the end of the upstream connection means for the body:

@@ -68,6 +68,7 @@ func (s *SSE) upstreamEnded(id uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if st := s.streams[id]; st != nil {
+		st.upEnded.Store(true)
 		st.wake()
 	}
 }

@@ -54,6 +54,10 @@ type sseStream struct {
 	// upWatched: the watcher also reports the upstream connection's end, so
 	// rawRead may wait after a short read (see there).
 	upWatched bool
+	// upEnded: the watcher reported the upstream connection's end. Its wake
+	// may be spent by a tick before the read that takes the end in, so
+	// rawRead no longer waits after a short read.
+	upEnded atomic.Bool
 
 	tick          time.Duration // the upstream connection's quiet interval; 0: none
 	ttfb          time.Duration

@@ -324,31 +324,37 @@ func TestSSEBurstsArriveWhole(t *testing.T) {
 	}
 }
 
-// An upstream whose last event and end (FIN, or a chunked body cut short)
+// An upstream whose last events and end (FIN, or a chunked body cut short)
 // reach the gateway together ends the client's stream at once, even with
-// no heartbeat ticks: the read that returns the event may consume the end
-// too, leaving no edge for the relay to wake on (the hang-up watcher
-// reports it). Repeated, since the event and the FIN do not always share
-// a read.
+// no heartbeat ticks: the read that returns the last bytes may consume the
+// end too, leaving no edge for the relay to wake on (the hang-up watcher
+// reports it, and its report holds past a burst larger than one relay
+// buffer). Repeated, since the bytes and the FIN do not always share a
+// read.
 func TestSSEUpstreamEndWithLastEvent(t *testing.T) {
 	checkLeaks(t)
+	const closeHead = "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n"
 	tests := []struct {
 		name, head, last string
+		events, runs     int
 	}{
-		{"close-delimited", "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n", "data: x\n\n"},
+		{"close-delimited", closeHead, "data: x\n\n", 1, 5},
 		{"chunked, cut short", "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n",
-			"9\r\ndata: x\n\n\r\n"},
+			"9\r\ndata: x\n\n\r\n", 1, 5},
+		{"burst over a relay buffer", closeHead, strings.Repeat("data: "+strings.Repeat("x", 48)+"\n\n", 700), 700, 20},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for range 5 {
+			for range tt.runs {
 				send := make(chan struct{})
 				up := rawEventUpstream(t, tt.head, tt.last, send)
 				gw := startGateway(t, up, 0)
 				c := openStream(t, gw, "GET", "/sse/s/")
-				close(send) // the stream is relayed and quiet: now the last event and the end
-				if got := c.event(t); len(got) != 1 || got[0] != "data: x" {
-					t.Fatalf("event %q, want data: x", got)
+				close(send) // the stream is relayed and quiet: now the last events and the end
+				for i := range tt.events {
+					if got := c.event(t); len(got) != 1 || !strings.HasPrefix(got[0], "data: x") {
+						t.Fatalf("event %d: %q, want data: x…", i, got)
+					}
 				}
 				start := time.Now()
 				_ = c.ended(t, 3*time.Second) // EOF, or unexpected EOF for the cut-short chunked body
