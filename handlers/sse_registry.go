@@ -97,11 +97,17 @@ func (s *SSE) cutAll() {
 // hangupsFailed is told by a watcher that can no longer wait (which
 // epoll_wait does not do short of a bug): it is released, so the next
 // stream starts another, and the streams it watched notice their client
-// leaving at their next write, as on platforms without a watcher.
+// leaving at their next write, as on platforms without a watcher, and
+// their upstream's end by reading on after every short read.
 func (s *SSE) hangupsFailed(h *hangups) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.hangups == h {
 		s.hangups = nil
+	}
+	for _, st := range s.streams {
+		if st.hangups == h {
+			st.upEnded.Store(true) // nothing reports the upstream's end now: read until EAGAIN
+		}
 	}
 }
