@@ -127,14 +127,7 @@ func TestAdminDashboardInBrowser(t *testing.T) {
 			goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.(*workerPool).Start.func2"),
 			goleak.IgnoreAnyFunction("github.com/valyala/fasthttp.updateServerDate.func1"))
 	})
-	// a answers in 5 ms, so b is the upstream the gateway prefers and the
-	// one traffic meets when b dies, which opens its breaker.
-	a := slowUpstream(t, 5*time.Millisecond)
-	b, _ := echoUpstream(t, "b")
-	cfg := gatewaytest.Config(map[string][]string{"users": {a.URL, b.URL}})
-	cfg.CBFailureThreshold = 2
-	cfg.CBCooldown = time.Minute
-	gw := gatewaytest.Start(t, cfg)
+	gw, a, b := preferredDies(t)
 	client := &http.Client{Transport: &http.Transport{}}
 	t.Cleanup(client.CloseIdleConnections)
 	traffic := func(n int) {

@@ -46,11 +46,7 @@ func newQuietSSE(t *testing.T) *quietSSE {
 // waitOpened waits for a stream to reach the upstream.
 func (u *quietSSE) waitOpened(t *testing.T) {
 	t.Helper()
-	select {
-	case <-u.opened:
-	case <-time.After(5 * time.Second):
-		t.Fatal("no stream reached the upstream")
-	}
+	gatewaytest.Receive(t, u.opened, 5*time.Second, "a stream to reach the upstream")
 }
 
 // limitedGateway serves service "s" on up with the given MAX_CONNS_PER_IP

@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"testing"
 	"time"
+
+	"gateway/internal/gatewaytest"
 )
 
 func mustPrefixes(t *testing.T, cidrs ...string) []netip.Prefix {
@@ -33,4 +35,18 @@ func slowUpstream(t *testing.T, delay time.Duration) *httptest.Server {
 	}))
 	t.Cleanup(srv.Close)
 	return srv
+}
+
+// preferredDies starts the gateway in front of service "users": a, which
+// answers in 5 ms, and b, which answers at once and so is the upstream the
+// gateway prefers, the one traffic meets when the test kills b (closing it
+// opens its breaker after 2 failures; cooldown one minute).
+func preferredDies(t *testing.T) (gw *gatewaytest.Gateway, a, b *httptest.Server) {
+	t.Helper()
+	a = slowUpstream(t, 5*time.Millisecond)
+	b, _ = echoUpstream(t, "b")
+	cfg := gatewaytest.Config(map[string][]string{"users": {a.URL, b.URL}})
+	cfg.CBFailureThreshold = 2
+	cfg.CBCooldown = time.Minute
+	return gatewaytest.Start(t, cfg), a, b
 }

@@ -71,14 +71,7 @@ func get(t *testing.T, url string, n int) int {
 }
 
 func TestMetricsMoveWithTraffic(t *testing.T) {
-	// a answers in 5 ms, so b is the upstream the gateway prefers and the
-	// one traffic meets when b dies, which opens its breaker.
-	a := slowUpstream(t, 5*time.Millisecond)
-	b, _ := echoUpstream(t, "b")
-	cfg := gatewaytest.Config(map[string][]string{"users": {a.URL, b.URL}})
-	cfg.CBFailureThreshold = 2
-	cfg.CBCooldown = time.Minute
-	gw := gatewaytest.Start(t, cfg)
+	gw, a, b := preferredDies(t)
 
 	before := scrape(t, gw.URL)
 	if got := get(t, gw.URL+"/api/users/items/7?q=1", 20); got != 20 {

@@ -175,18 +175,14 @@ func TestRequestIDRules(t *testing.T) {
 }
 
 func TestHopByHopAndForwardedHeaders(t *testing.T) {
-	var upHeader atomic.Pointer[http.Header]
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := r.Header.Clone()
-		upHeader.Store(&h)
+	up, upHeader := headerUpstream(t, func(w http.ResponseWriter) {
 		w.Header().Set("Connection", "X-Up-Hop")
 		w.Header().Set("X-Up-Hop", "1")
 		w.Header().Set("Keep-Alive", "timeout=5")
 		w.Header().Set("Proxy-Authenticate", "Basic")
 		w.Header().Set("X-End", "kept")
 		_, _ = io.WriteString(w, "ok")
-	}))
-	t.Cleanup(up.Close)
+	})
 	gw := gatewaytest.Start(t, gatewaytest.Config(map[string][]string{"s": {up.URL}}))
 
 	resp := rawRequest(t, gw.Addr, "GET /api/s/x HTTP/1.1\r\nHost: gw.example\r\n"+
@@ -197,7 +193,7 @@ func TestHopByHopAndForwardedHeaders(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
-	h := *upHeader.Load()
+	h := upHeader()
 	for _, name := range []string{"X-Hop", "Keep-Alive", "Proxy-Authorization", "Upgrade", "Proxy-Connection"} {
 		if v := h.Get(name); v != "" {
 			t.Errorf("upstream got hop-by-hop %s: %q", name, v)
@@ -230,18 +226,13 @@ func TestHopByHopAndForwardedHeaders(t *testing.T) {
 }
 
 func TestForwardedFromTrustedProxy(t *testing.T) {
-	var upHeader atomic.Pointer[http.Header]
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := r.Header.Clone()
-		upHeader.Store(&h)
-	}))
-	t.Cleanup(up.Close)
+	up, upHeader := headerUpstream(t, nil)
 	cfg := gatewaytest.Config(map[string][]string{"s": {up.URL}})
 	cfg.TrustedProxies = mustPrefixes(t, "127.0.0.0/8")
 	gw := gatewaytest.Start(t, cfg)
 	resp := rawRequest(t, gw.Addr, "GET /api/s/x HTTP/1.1\r\nHost: gw\r\nX-Forwarded-For: 203.0.113.9\r\nX-Forwarded-Proto: https\r\nX-Forwarded-Host: public.example\r\n\r\n")
 	resp.Body.Close()
-	h := *upHeader.Load()
+	h := upHeader()
 	if got := h.Get("X-Forwarded-For"); got != "203.0.113.9, 127.0.0.1" {
 		t.Errorf("X-Forwarded-For = %q", got)
 	}
@@ -252,12 +243,7 @@ func TestForwardedFromTrustedProxy(t *testing.T) {
 
 // A header sent twice cannot smuggle a forged value past the replacement.
 func TestDuplicateForwardedHeadersAreReplacedWhole(t *testing.T) {
-	var upHeader atomic.Pointer[http.Header]
-	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := r.Header.Clone()
-		upHeader.Store(&h)
-	}))
-	t.Cleanup(up.Close)
+	up, upHeader := headerUpstream(t, nil)
 	gw := gatewaytest.Start(t, gatewaytest.Config(map[string][]string{"s": {up.URL}}))
 	resp := rawRequest(t, gw.Addr, "GET /api/s/x HTTP/1.1\r\nHost: gw\r\n"+
 		"X-Forwarded-For: 1.1.1.1\r\nX-Forwarded-For: 6.6.6.6\r\n"+
@@ -265,7 +251,7 @@ func TestDuplicateForwardedHeadersAreReplacedWhole(t *testing.T) {
 		"X-Forwarded-Host: a\r\nX-Forwarded-Host: b\r\n"+
 		"X-Request-Id: good-1\r\nX-Request-Id: bad id\r\n\r\n")
 	resp.Body.Close()
-	h := *upHeader.Load()
+	h := upHeader()
 	for name, want := range map[string]string{
 		"X-Forwarded-For": "127.0.0.1", "X-Forwarded-Proto": "http", "X-Forwarded-Host": "gw", "X-Request-Id": "good-1",
 	} {
@@ -366,4 +352,20 @@ func TestUpstreamDyingMidBodyCutsTheClient(t *testing.T) {
 	gatewaytest.Eventually(t, 5*time.Second, func() bool {
 		return gw.App.Pool().Snapshot().Services[0].Upstreams[0].Inflight == 0
 	}, "the upstream's lease to end")
+}
+
+// headerUpstream is an upstream that records the header of the last
+// request it got (returned by last) and answers through respond, when set.
+func headerUpstream(t *testing.T, respond func(http.ResponseWriter)) (up *httptest.Server, last func() http.Header) {
+	t.Helper()
+	var got atomic.Pointer[http.Header]
+	up = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := r.Header.Clone()
+		got.Store(&h)
+		if respond != nil {
+			respond(w)
+		}
+	}))
+	t.Cleanup(up.Close)
+	return up, func() http.Header { return *got.Load() }
 }

@@ -109,17 +109,14 @@ func (p *Proxy) send(c *fiber.Ctx, svc *upstream.Service, req *fasthttp.Request,
 	// that name with a string concatenation per call.
 	rest := c.Params("*1")
 	query := ctx.URI().QueryString()
-	var tried *upstream.Upstream
-	var first failure
-	budget := p.pool.RetryBudget()
-	retrying := false
+	r := retry{budget: p.pool.RetryBudget()}
+	defer r.end()
 	for {
-		lease, err := svc.Pick(tried)
+		lease, err := svc.Pick(r.tried)
 		if err != nil {
-			if retrying { // no other upstream to retry on: report the first failure
-				budget.Release()
+			if r.retrying { // no other upstream to retry on: report the first failure
 				resp.Reset()
-				return upstream.Lease{}, apierror.Write(c, first.status, first.msg)
+				return upstream.Lease{}, apierror.Write(c, r.first.status, r.first.msg)
 			}
 			return upstream.Lease{}, apierror.WriteRetry(c, fiber.StatusServiceUnavailable, msgNoUpstream, p.retryAfter)
 		}
@@ -128,29 +125,17 @@ func (p *Proxy) send(c *fiber.Ctx, svc *upstream.Service, req *fasthttp.Request,
 		setUpstreamURI(req, u, rest, query)
 		err = client(u).DoTimeout(req, resp, p.timeout)
 		if err == nil {
-			if retrying {
-				budget.Release()
-			}
 			return lease, nil
 		}
 		if f, ok := clientFailure(err); ok {
 			lease.Done(upstream.Outcome{Err: err, Canceled: true})
-			if retrying {
-				budget.Release()
-			}
 			resp.Reset()
 			return upstream.Lease{}, apierror.Write(c, f.status, f.msg)
 		}
 		lease.Done(upstream.Outcome{Err: err})
 		f := classify(err)
-		if !retrying && f.retryable && canRetry(req) && budget.TryAcquire() {
-			u.CountRetry()
-			c.Locals(LocalRetries, 1)
-			tried, first, retrying = u, f, true
+		if r.again(c, u, f, canRetry(req)) {
 			continue
-		}
-		if retrying {
-			budget.Release()
 		}
 		resp.Reset()
 		return upstream.Lease{}, apierror.Write(c, f.status, f.msg)

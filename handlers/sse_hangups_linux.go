@@ -74,7 +74,7 @@ func (h *hangups) stop() {
 }
 
 // add registers connection c of stream id (id|upstreamBit for the
-// upstream's, see SSE.upstreamEnded); it reports false when c has no
+// upstream's, see SSE.watched); it reports false when c has no
 // descriptor to watch.
 func (h *hangups) add(id uint64, c net.Conn) bool {
 	ev := syscall.EpollEvent{
@@ -120,14 +120,10 @@ func (h *hangups) run(s *SSE) {
 		}
 		for _, ev := range events[:max(n, 0)] {
 			id := uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
-			switch {
-			case id == stopID:
+			if id == stopID {
 				return // stopped with no stream left: the others' ids are stale
-			case id&upstreamBit != 0:
-				s.upstreamEnded(id &^ upstreamBit)
-			default:
-				s.hungUp(id)
 			}
+			s.watched(id)
 		}
 	}
 }

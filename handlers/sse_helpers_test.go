@@ -119,13 +119,7 @@ func stampedEvent(id int) string {
 // request waits for the next request to reach the upstream.
 func (u *sseUpstream) request(t *testing.T) *http.Request {
 	t.Helper()
-	select {
-	case r := <-u.seen:
-		return r
-	case <-time.After(5 * time.Second):
-		t.Fatal("no request reached the upstream")
-		return nil
-	}
+	return gatewaytest.Receive(t, u.seen, 5*time.Second, "a request to reach the upstream")
 }
 
 // startGateway serves a gateway whose service "s" is up, with heartbeat

@@ -51,26 +51,23 @@ func (s *SSE) unregister(st *sseStream) {
 	}
 }
 
-// hungUp is called by the hang-up watcher for the stream whose client has
-// closed its connection; the stream ends at once.
-func (s *SSE) hungUp(id uint64) {
+// watched is called by the hang-up watcher for one of a running stream's
+// registrations: its client's, which hung up (the stream ends at once), or,
+// with upstreamBit, its upstream's, which ended or failed (the stream wakes
+// and reads that end).
+func (s *SSE) watched(id uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if st := s.streams[id]; st != nil {
-		st.gone.Store(true)
-		st.wake()
+	st := s.streams[id&^upstreamBit]
+	if st == nil {
+		return
 	}
-}
-
-// upstreamEnded is called by the hang-up watcher for the stream whose
-// upstream connection has ended or failed: the stream wakes and reads it.
-func (s *SSE) upstreamEnded(id uint64) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if st := s.streams[id]; st != nil {
+	if id&upstreamBit != 0 {
 		st.upEnded.Store(true)
-		st.wake()
+	} else {
+		st.gone.Store(true)
 	}
+	st.wake()
 }
 
 // wakeAll makes every running stream tick now (on shutdown).

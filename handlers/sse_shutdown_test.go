@@ -44,11 +44,7 @@ func TestSSEShutdownEndsStreams(t *testing.T) {
 		}
 	}
 	for range streams {
-		select {
-		case <-up.gone:
-		case <-time.After(time.Second):
-			t.Fatal("an upstream stream connection outlived the shutdown")
-		}
+		gatewaytest.Receive(t, up.gone, time.Second, "every upstream stream connection to close at the shutdown")
 	}
 	if u := onlyUpstream(gw); u.Inflight() != 0 || u.Snapshot().ActiveSSE != 0 {
 		t.Errorf("after shutdown: inflight %d, active SSE %d", u.Inflight(), u.Snapshot().ActiveSSE)

@@ -56,26 +56,16 @@ func TestWSPingPongPassThrough(t *testing.T) {
 		{"client got the upstream's pong", clientPongs, "from-client"},
 		{"client got the upstream's ping", clientPings, "from-upstream"},
 	} {
-		select {
-		case got := <-w.ch:
-			if got != w.want {
-				t.Errorf("%s: payload %q, want %q", w.what, got, w.want)
-			}
-		case <-time.After(5 * time.Second):
-			t.Fatalf("%s: nothing within 5s", w.what)
+		if got := gatewaytest.Receive(t, w.ch, 5*time.Second, w.what); got != w.want {
+			t.Errorf("%s: payload %q, want %q", w.what, got, w.want)
 		}
 	}
 	// The client's pong reaches the upstream once the upstream reads again.
 	if err := c.WriteMessage(websocket.TextMessage, []byte("sync")); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case got := <-upPongs:
-		if got != "from-upstream" {
-			t.Errorf("upstream got pong %q, want from-upstream", got)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("upstream got no pong")
+	if got := gatewaytest.Receive(t, upPongs, 5*time.Second, "the upstream's pong"); got != "from-upstream" {
+		t.Errorf("upstream got pong %q, want from-upstream", got)
 	}
 }
 
@@ -123,13 +113,9 @@ func TestWSCloseCodesBothWays(t *testing.T) {
 				if err := c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(tt.code, tt.reason), time.Now().Add(time.Second)); err != nil {
 					t.Fatal(err)
 				}
-				select {
-				case ce := <-upGot:
-					if ce.Code != tt.code || ce.Text != tt.reason {
-						t.Errorf("upstream got close %d %q, want %d %q", ce.Code, ce.Text, tt.code, tt.reason)
-					}
-				case <-time.After(5 * time.Second):
-					t.Fatal("upstream got no close frame")
+				ce := gatewaytest.Receive(t, upGot, 5*time.Second, "the upstream's close frame")
+				if ce.Code != tt.code || ce.Text != tt.reason {
+					t.Errorf("upstream got close %d %q, want %d %q", ce.Code, ce.Text, tt.code, tt.reason)
 				}
 				if reply := readClose(t, c, 5*time.Second); reply.Code != tt.code || reply.Text != "ack" {
 					t.Errorf("client got reply %d %q, want the upstream's %d \"ack\"", reply.Code, reply.Text, tt.code)
@@ -141,13 +127,9 @@ func TestWSCloseCodesBothWays(t *testing.T) {
 					t.Errorf("client got close %d %q, want %d %q", ce.Code, ce.Text, tt.code, tt.reason)
 				}
 				_ = c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(ce.Code, "client ack"), time.Now().Add(time.Second))
-				select {
-				case reply := <-upReply:
-					if reply == nil || reply.Code != tt.code || reply.Text != "client ack" {
-						t.Errorf("upstream got reply %v, want %d \"client ack\"", reply, tt.code)
-					}
-				case <-time.After(5 * time.Second):
-					t.Fatal("upstream got no reply")
+				reply := gatewaytest.Receive(t, upReply, 5*time.Second, "the upstream's reply")
+				if reply == nil || reply.Code != tt.code || reply.Text != "client ack" {
+					t.Errorf("upstream got reply %v, want %d \"client ack\"", reply, tt.code)
 				}
 			}
 			// Both sockets end: the client's next read fails, the bridge is gone.
@@ -197,13 +179,8 @@ func TestWSMessageTooBig(t *testing.T) {
 	if ce := readClose(t, c, 5*time.Second); ce.Code != websocket.CloseMessageTooBig {
 		t.Fatalf("client got close %d, want 1009", ce.Code)
 	}
-	select {
-	case code := <-upClose:
-		if code != websocket.CloseMessageTooBig {
-			t.Fatalf("upstream got close %d, want 1009", code)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("upstream got no close frame")
+	if code := gatewaytest.Receive(t, upClose, 5*time.Second, "the upstream's close frame"); code != websocket.CloseMessageTooBig {
+		t.Fatalf("upstream got close %d, want 1009", code)
 	}
 }
 
@@ -252,16 +229,12 @@ func TestWSKeepalive(t *testing.T) {
 	// A client that never reads never answers.
 	start := time.Now() // before the bridge exists, so its silence cannot have begun earlier
 	silent := dialWS(t, wsURL(gw, "s", ""), nil)
-	select {
-	case ce := <-upClose:
-		if ce.Code != websocket.CloseGoingAway {
-			t.Fatalf("upstream got close %d %q, want 1001", ce.Code, ce.Text)
-		}
-		if d := time.Since(start); d < 200*time.Millisecond {
-			t.Fatalf("closed after %v, before two intervals", d)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("silent client not closed")
+	ce := gatewaytest.Receive(t, upClose, 5*time.Second, "the silent client's bridge to close")
+	if ce.Code != websocket.CloseGoingAway {
+		t.Fatalf("upstream got close %d %q, want 1001", ce.Code, ce.Text)
+	}
+	if d := time.Since(start); d < 200*time.Millisecond {
+		t.Fatalf("closed after %v, before two intervals", d)
 	}
 	if ce := readClose(t, silent, 5*time.Second); ce.Code != websocket.CloseGoingAway {
 		t.Fatalf("silent client got close %d %q, want 1001", ce.Code, ce.Text)

@@ -105,17 +105,14 @@ func (p *pendingBridge) finishUnused() {
 // returns nil.
 func (w *WSBridge) dial(c *fiber.Ctx, svc *upstream.Service, path, query []byte) *pendingBridge {
 	header := w.upstreamHeader(c.Context())
-	var tried *upstream.Upstream
-	var first failure
-	budget := w.pool.RetryBudget()
-	retrying := false
+	r := retry{budget: w.pool.RetryBudget()}
+	defer r.end()
 	for {
-		lease, err := svc.Pick(tried)
+		lease, err := svc.Pick(r.tried)
 		if err != nil {
 			w.counters.failures.Add(1)
-			if retrying { // no other upstream to retry on: report the first failure
-				budget.Release()
-				_ = apierror.Write(c, first.status, first.msg)
+			if r.retrying { // no other upstream to retry on: report the first failure
+				_ = apierror.Write(c, r.first.status, r.first.msg)
 				return nil
 			}
 			_ = apierror.WriteRetry(c, fiber.StatusServiceUnavailable, msgNoUpstream, w.retryAfter)
@@ -125,18 +122,10 @@ func (w *WSBridge) dial(c *fiber.Ctx, svc *upstream.Service, path, query []byte)
 		c.Locals(LocalUpstream, u)
 		p, f := w.dialOne(c, u, lease, header, path, query)
 		if p != nil {
-			if retrying {
-				budget.Release()
-			}
 			return p
 		}
-		if !retrying && f.retryable && budget.TryAcquire() {
-			u.CountRetry()
-			tried, first, retrying = u, f, true
+		if r.again(c, u, f, true) { // an upgrade is a GET without a body
 			continue
-		}
-		if retrying {
-			budget.Release()
 		}
 		w.counters.failures.Add(1)
 		_ = apierror.Write(c, f.status, f.msg)

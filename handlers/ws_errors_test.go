@@ -14,6 +14,7 @@ import (
 	"github.com/fasthttp/websocket"
 
 	"gateway/internal/gatewaytest"
+	"gateway/internal/logbuf"
 	"gateway/upstream"
 )
 
@@ -145,7 +146,8 @@ func TestWSDialRetriesAnotherUpstream(t *testing.T) {
 	checkLeaks(t)
 	up := startWSUpstream(t, nil, echo)
 	cfg := wsConfig(map[string][]string{"s": {gatewaytest.DeadURL(t), up.URL}})
-	gw := gatewaytest.Start(t, cfg)
+	var logs logbuf.Buffer
+	gw := gatewaytest.StartLogged(t, cfg, &logs)
 	for range 4 { // selection may pick either first; every attempt must reach the live one
 		c := dialWS(t, wsURL(gw, "s", ""), nil)
 		if err := c.WriteMessage(websocket.TextMessage, []byte("x")); err != nil {
@@ -156,6 +158,10 @@ func TestWSDialRetriesAnotherUpstream(t *testing.T) {
 		}
 		c.Close()
 	}
+	// Selection tries the unknown dead upstream at least once: that dial is
+	// retried, and the access log says so.
+	gatewaytest.Eventually(t, 5*time.Second, func() bool { return strings.Contains(logs.String(), `"retries":1`) },
+		"an access log line with the retry")
 }
 
 func TestWSRequestChecks(t *testing.T) {

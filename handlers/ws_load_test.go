@@ -84,13 +84,8 @@ func TestWSSlowReaderBackpressure(t *testing.T) {
 	if grown := int64(heapInUse()) - int64(base); grown > 8<<20 {
 		t.Errorf("heap grew %d KiB while the client was stuck (upstream wrote %d KiB)", grown>>10, written.Load()>>10)
 	}
-	select {
-	case ce := <-upClose:
-		if ce == nil || ce.Code != websocket.CloseTryAgainLater {
-			t.Fatalf("upstream got %v, want close 1013", ce)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("the stuck bridge was not closed")
+	if ce := gatewaytest.Receive(t, upClose, 5*time.Second, "the stuck bridge to close"); ce == nil || ce.Code != websocket.CloseTryAgainLater {
+		t.Fatalf("upstream got %v, want close 1013", ce)
 	}
 	t.Logf("upstream wrote %d KiB before being pushed back", written.Load()>>10)
 	gatewaytest.Eventually(t, 5*time.Second, func() bool { return gwStats(t, gw).Active == 0 }, "the bridge to end")
@@ -220,13 +215,8 @@ func TestWSShutdownClosesBridges(t *testing.T) {
 	<-served
 	for range bridges {
 		for what, ch := range map[string]chan int{"client": closes, "upstream": upCloses} {
-			select {
-			case code := <-ch:
-				if code != websocket.CloseGoingAway {
-					t.Errorf("%s got close %d, want 1001", what, code)
-				}
-			case <-time.After(time.Second):
-				t.Fatalf("a %s was not closed by the shutdown", what)
+			if code := gatewaytest.Receive(t, ch, time.Second, "a "+what+" closed by the shutdown"); code != websocket.CloseGoingAway {
+				t.Errorf("%s got close %d, want 1001", what, code)
 			}
 		}
 	}

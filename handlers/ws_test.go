@@ -297,13 +297,8 @@ func TestWSEarlyFrames(t *testing.T) {
 	if hdr[0] != 0x81 || string(payload) != "first" {
 		t.Fatalf("client got frame %x %q, want the upstream's first text message", hdr, payload)
 	}
-	select {
-	case got := <-gotEarly:
-		if got != "early" {
-			t.Fatalf("upstream's first frame: %s, want the client's early text message", got)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("upstream got no frame")
+	if got := gatewaytest.Receive(t, gotEarly, 5*time.Second, "the upstream's first frame"); got != "early" {
+		t.Fatalf("upstream's first frame: %s, want the client's early text message", got)
 	}
 	c.Close()
 }

@@ -110,13 +110,23 @@ func Eventually(t testing.TB, timeout time.Duration, cond func() bool, what stri
 // fails the test when it has not 3 s after.
 func UpstreamSawLeave(t testing.TB, gone <-chan time.Time, left time.Time) {
 	t.Helper()
+	at := Receive(t, gone, 3*time.Second, "the upstream to see the client leave")
+	if d := at.Sub(left); d > time.Second {
+		t.Errorf("upstream saw the client leave after %v, want within 1s", d)
+	}
+}
+
+// Receive returns the next value from ch, failing the test naming what it
+// waited for when none comes within the timeout.
+func Receive[T any](t testing.TB, ch <-chan T, within time.Duration, what string) T {
+	t.Helper()
 	select {
-	case at := <-gone:
-		if d := at.Sub(left); d > time.Second {
-			t.Errorf("upstream saw the client leave after %v, want within 1s", d)
-		}
-	case <-time.After(3 * time.Second):
-		t.Fatal("upstream connection still open 3s after the client left")
+	case v := <-ch:
+		return v
+	case <-time.After(within):
+		t.Fatalf("timed out after %v waiting for %s", within, what)
+		var zero T
+		return zero
 	}
 }
 

@@ -1,0 +1,39 @@
+package handlers
+
+import (
+	"github.com/gofiber/fiber/v2"
+
+	"gateway/upstream"
+)
+
+// retry is one request's retry policy, shared by the proxy and the
+// WebSocket dialler: at most one retry, on another upstream than the one
+// that failed, of a failure classify marks retryable, when the request
+// allows it and the pool's retry budget has room (Envoy's retry budget).
+// A retry holds the budget until the request settles (end).
+type retry struct {
+	budget   *upstream.RetryBudget
+	tried    *upstream.Upstream // the upstream that failed, excluded from the retry
+	first    failure            // its failure: the answer when no other upstream is left
+	retrying bool
+}
+
+// again reports whether the request, which failed with f on u, is retried;
+// allowed is the request's own say (an idempotent request without a body).
+// A retry is counted on u and recorded for the access log.
+func (r *retry) again(c *fiber.Ctx, u *upstream.Upstream, f failure, allowed bool) bool {
+	if r.retrying || !f.retryable || !allowed || !r.budget.TryAcquire() {
+		return false
+	}
+	u.CountRetry()
+	c.Locals(LocalRetries, 1)
+	r.tried, r.first, r.retrying = u, f, true
+	return true
+}
+
+// end gives back the budget a retry held.
+func (r *retry) end() {
+	if r.retrying {
+		r.budget.Release()
+	}
+}
