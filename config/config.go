@@ -30,6 +30,7 @@ type Config struct {
 	DialTimeout      time.Duration       `env:"UPSTREAM_DIAL_TIMEOUT_MS" validate:"gt=0"` // UPSTREAM_DIAL_TIMEOUT_MS (5000)
 	UpstreamMaxConns int                 `env:"UPSTREAM_MAX_CONNS" validate:"min=1"`      // UPSTREAM_MAX_CONNS (1024): per upstream
 	TrustedProxies   []netip.Prefix      `env:"TRUSTED_PROXIES"`                          // TRUSTED_PROXIES: comma-separated CIDRs or IPs (none)
+	UpstreamPoolWait time.Duration       `env:"UPSTREAM_POOL_WAIT_MS" validate:"gt=0"`    // UPSTREAM_POOL_WAIT_MS (1000): wait for a free upstream connection before 503
 
 	// Circuit breaker.
 	CBFailureThreshold int           `env:"CB_FAILURE_THRESHOLD" validate:"min=1"`             // CB_FAILURE_THRESHOLD (5) consecutive failures
@@ -44,17 +45,23 @@ type Config struct {
 	WSMaxMessageBytes  int           `env:"WS_MAX_MESSAGE_BYTES" validate:"gt=0"`  // WS_MAX_MESSAGE_BYTES (16777216)
 
 	// Auth.
-	AuthRequired      bool          `env:"AUTH_REQUIRED"`                  // AUTH_REQUIRED (true in production, else false)
-	JWTSecret         string        `env:"JWT_SECRET,secret"`              // JWT_SECRET (required, >= 32 chars, when auth is required)
-	JWTLeeway         time.Duration `env:"JWT_LEEWAY_MS" validate:"gte=0"` // JWT_LEEWAY_MS (30000)
-	JWTForwardSubject bool          `env:"JWT_FORWARD_SUBJECT"`            // JWT_FORWARD_SUBJECT (false)
+	AuthRequired      bool          `env:"AUTH_REQUIRED"`                       // AUTH_REQUIRED (true in production, else false)
+	JWTSecret         string        `env:"JWT_SECRET,secret"`                   // JWT_SECRET (required, >= 32 chars, when auth is required)
+	JWTLeeway         time.Duration `env:"JWT_LEEWAY_MS" validate:"gte=0"`      // JWT_LEEWAY_MS (30000)
+	JWTForwardSubject bool          `env:"JWT_FORWARD_SUBJECT"`                 // JWT_FORWARD_SUBJECT (false)
+	JWTJWKSURLs       []string      `env:"JWT_JWKS_URL"`                        // JWT_JWKS_URL: comma-separated http(s) URLs of JSON Web Key Sets (none)
+	JWTJWKSRefresh    time.Duration `env:"JWT_JWKS_REFRESH_MS" validate:"gt=0"` // JWT_JWKS_REFRESH_MS (300000)
+	JWTIssuer         string        `env:"JWT_ISSUER"`                          // JWT_ISSUER: required "iss" (empty = not checked)
+	JWTAudience       []string      `env:"JWT_AUDIENCE"`                        // JWT_AUDIENCE: comma list; a token's "aud" must hold one (empty = not checked)
+	JWTRequireExp     bool          `env:"JWT_REQUIRE_EXP"`                     // JWT_REQUIRE_EXP (true): a token without "exp" is refused
 
 	// Rate limit.
-	RateLimitMax           int           `env:"RATE_LIMIT_MAX" validate:"gte=0"`       // RATE_LIMIT_MAX (0 = off)
-	RateLimitWindow        time.Duration `env:"RATE_LIMIT_WINDOW_MS" validate:"gte=0"` // RATE_LIMIT_WINDOW_MS (60000)
-	RateLimitKey           string        `env:"RATE_LIMIT_KEY"`                        // RATE_LIMIT_KEY: ip | sub | header:<Name> (ip)
-	RedisURL               string        `env:"REDIS_URL"`                             // REDIS_URL (empty = in memory)
-	RateLimitRedisFailOpen bool          `env:"RATE_LIMIT_REDIS_FAIL_OPEN"`            // RATE_LIMIT_REDIS_FAIL_OPEN (true)
+	RateLimitMax           int           `env:"RATE_LIMIT_MAX" validate:"gte=0"`                 // RATE_LIMIT_MAX (0 = off)
+	RateLimitWindow        time.Duration `env:"RATE_LIMIT_WINDOW_MS" validate:"gte=0"`           // RATE_LIMIT_WINDOW_MS (60000)
+	RateLimitKey           string        `env:"RATE_LIMIT_KEY"`                                  // RATE_LIMIT_KEY: ip | sub | header:<Name> (ip)
+	RedisURL               string        `env:"REDIS_URL"`                                       // REDIS_URL (empty = in memory)
+	RateLimitRedisFailOpen bool          `env:"RATE_LIMIT_REDIS_FAIL_OPEN"`                      // RATE_LIMIT_REDIS_FAIL_OPEN (true)
+	RateLimitIPv6Prefix    int           `env:"RATE_LIMIT_IPV6_PREFIX" validate:"min=1,max=128"` // RATE_LIMIT_IPV6_PREFIX (64): IPv6 clients are keyed per prefix of this length
 
 	// Cache.
 	CacheEnabled          bool          `env:"CACHE_ENABLED"`                         // CACHE_ENABLED (false)
@@ -62,6 +69,7 @@ type Config struct {
 	CacheMaxBodyBytes     int           `env:"CACHE_MAX_BODY_BYTES" validate:"gte=0"` // CACHE_MAX_BODY_BYTES (1048576)
 	CacheMaxBytes         int64         `env:"CACHE_MAX_BYTES" validate:"gte=0"`      // CACHE_MAX_BYTES (67108864)
 	CachePrivateBySubject bool          `env:"CACHE_PRIVATE_BY_SUBJECT"`              // CACHE_PRIVATE_BY_SUBJECT (false)
+	CachePrivateHeaders   []string      `env:"CACHE_PRIVATE_HEADERS"`                 // CACHE_PRIVATE_HEADERS (Authorization,Cookie,Proxy-Authorization,X-Api-Key): requests carrying one bypass the shared cache
 
 	// Load shedding; each limit is off when 0.
 	MaxInflightRequests int           `env:"MAX_INFLIGHT_REQUESTS" validate:"gte=0"` // MAX_INFLIGHT_REQUESTS (0)
@@ -77,9 +85,28 @@ type Config struct {
 	MaxBodyBytes      int64         `env:"MAX_BODY_BYTES" validate:"gte=0"`        // MAX_BODY_BYTES (0 = unlimited; bodies stream through)
 	MaxConns          int           `env:"MAX_CONNS" validate:"gte=0"`             // MAX_CONNS (0 = off): open client connections, streams included
 	MaxConnsPerIP     int           `env:"MAX_CONNS_PER_IP" validate:"gte=0"`      // MAX_CONNS_PER_IP (0 = unlimited)
+	ClientBodyTimeout time.Duration `env:"CLIENT_BODY_TIMEOUT_MS" validate:"gt=0"` // CLIENT_BODY_TIMEOUT_MS (30000): silence between two reads of a request body
 
 	// Reload.
 	ConfigWatch bool `env:"CONFIG_WATCH"` // CONFIG_WATCH (false): also reload when .env changes; SIGHUP always reloads
+
+	// Exposure.
+	AdminAddr string `env:"ADMIN_ADDR"` // ADMIN_ADDR (empty = the main listener): host:port serving /admin, /admin/stats, /metrics, /_pressure
+	PprofAddr string `env:"PPROF_ADDR"` // PPROF_ADDR (empty = off): host:port of an admin-only net/http/pprof listener
+
+	// Drain.
+	ShutdownDelay           time.Duration `env:"SHUTDOWN_DELAY_MS" validate:"gte=0"`               // SHUTDOWN_DELAY_MS (0): /readyz is 503 this long before the listener closes
+	StreamDrain             time.Duration `env:"STREAM_DRAIN_MS" validate:"gte=0"`                 // STREAM_DRAIN_MS (0 = all at once): spread stream closes over this window
+	StreamMaxAgeAfterRemove time.Duration `env:"STREAM_MAX_AGE_AFTER_REMOVAL_MS" validate:"gte=0"` // STREAM_MAX_AGE_AFTER_REMOVAL_MS (0 = forever)
+
+	// Routing.
+	DecisionLogSize      int           `env:"DECISION_LOG_SIZE" validate:"gte=0"`                // DECISION_LOG_SIZE (4096; 0 = off)
+	SlowStart            time.Duration `env:"SLOW_START_MS" validate:"gte=0"`                    // SLOW_START_MS (0 = off)
+	HealthCheckPath      string        `env:"HEALTH_CHECK_PATH"`                                 // HEALTH_CHECK_PATH (empty = off)
+	HealthCheckInterval  time.Duration `env:"HEALTH_CHECK_INTERVAL_MS" validate:"gt=0"`          // HEALTH_CHECK_INTERVAL_MS (5000)
+	HealthCheckTimeout   time.Duration `env:"HEALTH_CHECK_TIMEOUT_MS" validate:"gt=0"`           // HEALTH_CHECK_TIMEOUT_MS (1000)
+	HealthCheckUnhealthy int           `env:"HEALTH_CHECK_UNHEALTHY_THRESHOLD" validate:"min=1"` // HEALTH_CHECK_UNHEALTHY_THRESHOLD (2)
+	HealthCheckHealthy   int           `env:"HEALTH_CHECK_HEALTHY_THRESHOLD" validate:"min=1"`   // HEALTH_CHECK_HEALTHY_THRESHOLD (2)
 }
 
 // StatusRange is an inclusive range of HTTP status codes, such as 500-599.

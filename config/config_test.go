@@ -55,6 +55,20 @@ func TestDefault(t *testing.T) {
 		{"RateLimitRedisFailOpen", c.RateLimitRedisFailOpen, true},
 		{"MaxHeaderBytes", c.MaxHeaderBytes, 16384},
 		{"ServerIdleTimeout", c.ServerIdleTimeout, 120 * time.Second},
+		{"UpstreamPoolWait", c.UpstreamPoolWait, time.Second},
+		{"ClientBodyTimeout", c.ClientBodyTimeout, 30 * time.Second},
+		{"RateLimitIPv6Prefix", c.RateLimitIPv6Prefix, 64},
+		{"CachePrivateHeaders", strings.Join(c.CachePrivateHeaders, ","), "Authorization,Cookie,Proxy-Authorization,X-Api-Key"},
+		{"JWTJWKSRefresh", c.JWTJWKSRefresh, 300 * time.Second},
+		{"JWTRequireExp", c.JWTRequireExp, true},
+		{"ShutdownDelay", c.ShutdownDelay, time.Duration(0)},
+		{"StreamDrain", c.StreamDrain, time.Duration(0)},
+		{"DecisionLogSize", c.DecisionLogSize, 4096},
+		{"HealthCheckPath", c.HealthCheckPath, ""},
+		{"HealthCheckInterval", c.HealthCheckInterval, 5 * time.Second},
+		{"HealthCheckTimeout", c.HealthCheckTimeout, time.Second},
+		{"HealthCheckUnhealthy", c.HealthCheckUnhealthy, 2},
+		{"HealthCheckHealthy", c.HealthCheckHealthy, 2},
 	}
 	for _, tc := range checks {
 		if !equal(tc.got, tc.want) {
@@ -131,7 +145,36 @@ func TestValidate(t *testing.T) {
 		{"zero ping", func(c *Config) { c.WSPingInterval = 0 }, []string{"WS_PING_INTERVAL_MS"}},
 		{"zero ws buffer", func(c *Config) { c.WSMaxBufferedBytes = 0 }, []string{"WS_MAX_BUFFERED_BYTES"}},
 		{"zero ws message", func(c *Config) { c.WSMaxMessageBytes = 0 }, []string{"WS_MAX_MESSAGE_BYTES"}},
-		{"auth without secret", func(c *Config) { c.AuthRequired = true }, []string{"JWT_SECRET"}},
+		{"auth without secret", func(c *Config) { c.AuthRequired = true }, []string{"JWT_SECRET", "JWT_JWKS_URL"}},
+		{"auth with jwks only", func(c *Config) {
+			c.AuthRequired, c.JWTJWKSURLs = true, []string{"https://idp.example/jwks"}
+		}, nil},
+		{"auth with jwks and short secret", func(c *Config) {
+			c.AuthRequired, c.JWTJWKSURLs, c.JWTSecret = true, []string{"https://idp.example/jwks"}, "x"
+		}, []string{"JWT_SECRET"}},
+		{"bad jwks url", func(c *Config) { c.JWTJWKSURLs = []string{"idp.example/jwks"} }, []string{"JWT_JWKS_URL"}},
+		{"bad private header", func(c *Config) { c.CachePrivateHeaders = []string{"X:Y"} }, []string{"CACHE_PRIVATE_HEADERS"}},
+		{"no private headers", func(c *Config) { c.CachePrivateHeaders = nil }, nil},
+		{"zero pool wait", func(c *Config) { c.UpstreamPoolWait = 0 }, []string{"UPSTREAM_POOL_WAIT_MS"}},
+		{"zero body timeout", func(c *Config) { c.ClientBodyTimeout = 0 }, []string{"CLIENT_BODY_TIMEOUT_MS"}},
+		{"ipv6 prefix 128", func(c *Config) { c.RateLimitIPv6Prefix = 128 }, nil},
+		{"admin addr", func(c *Config) { c.AdminAddr = "127.0.0.1:9901" }, nil},
+		{"admin addr all interfaces", func(c *Config) { c.AdminAddr = ":9901" }, nil},
+		{"bad admin addr", func(c *Config) { c.AdminAddr = "127.0.0.1" }, []string{"ADMIN_ADDR"}},
+		{"bad pprof addr", func(c *Config) { c.PprofAddr = "[::1]:99999" }, []string{"PPROF_ADDR"}},
+		{"drain inside shutdown", func(c *Config) { c.StreamDrain = c.ShutdownTimeout - time.Millisecond }, nil},
+		{"drain as long as shutdown", func(c *Config) { c.StreamDrain = c.ShutdownTimeout }, []string{"STREAM_DRAIN_MS"}},
+		{"negative shutdown delay", func(c *Config) { c.ShutdownDelay = -1 }, []string{"SHUTDOWN_DELAY_MS"}},
+		{"negative max age", func(c *Config) { c.StreamMaxAgeAfterRemove = -1 }, []string{"STREAM_MAX_AGE_AFTER_REMOVAL_MS"}},
+		{"decision log off", func(c *Config) { c.DecisionLogSize = 0 }, nil},
+		{"negative slow start", func(c *Config) { c.SlowStart = -1 }, []string{"SLOW_START_MS"}},
+		{"health path", func(c *Config) { c.HealthCheckPath = "/healthz" }, nil},
+		{"relative health path", func(c *Config) { c.HealthCheckPath = "healthz" }, []string{"HEALTH_CHECK_PATH"}},
+		{"zero health interval", func(c *Config) { c.HealthCheckInterval = 0 }, []string{"HEALTH_CHECK_INTERVAL_MS"}},
+		{"zero health timeout", func(c *Config) { c.HealthCheckTimeout = 0 }, []string{"HEALTH_CHECK_TIMEOUT_MS"}},
+		{"zero thresholds", func(c *Config) {
+			c.HealthCheckUnhealthy, c.HealthCheckHealthy = 0, 0
+		}, []string{"HEALTH_CHECK_UNHEALTHY_THRESHOLD", "HEALTH_CHECK_HEALTHY_THRESHOLD"}},
 		{"auth short secret", func(c *Config) { c.AuthRequired, c.JWTSecret = true, secret[1:] }, []string{"JWT_SECRET"}},
 		{"auth with secret", func(c *Config) { c.AuthRequired, c.JWTSecret = true, secret }, nil},
 		{"short secret unused", func(c *Config) { c.JWTSecret = "x" }, nil},
@@ -160,7 +203,7 @@ func TestValidate(t *testing.T) {
 		{"negative conns per ip", func(c *Config) { c.MaxConnsPerIP = -1 }, []string{"MAX_CONNS_PER_IP"}},
 		{"many, in field order", func(c *Config) {
 			c.MaxHeaderBytes, c.Port, c.AuthRequired, c.LogFormat = 0, 0, true, ""
-		}, []string{"PORT", "LOG_FORMAT", "JWT_SECRET", "MAX_HEADER_BYTES"}},
+		}, []string{"PORT", "LOG_FORMAT", "JWT_SECRET", "JWT_JWKS_URL", "MAX_HEADER_BYTES"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

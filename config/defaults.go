@@ -17,6 +17,7 @@ func Default() *Config {
 		ProxyTimeout:     30 * time.Second,
 		DialTimeout:      5 * time.Second,
 		UpstreamMaxConns: 1024,
+		UpstreamPoolWait: time.Second,
 
 		CBFailureThreshold: 5,
 		CBFailureStatuses:  []StatusRange{{Lo: 500, Hi: 599}},
@@ -28,20 +29,31 @@ func Default() *Config {
 		WSMaxBufferedBytes: 1 << 20,
 		WSMaxMessageBytes:  16 << 20,
 
-		JWTLeeway: 30 * time.Second,
+		JWTLeeway:      30 * time.Second,
+		JWTJWKSRefresh: 300 * time.Second,
+		JWTRequireExp:  true,
 
 		RateLimitWindow:        60 * time.Second,
 		RateLimitKey:           "ip",
 		RateLimitRedisFailOpen: true,
+		RateLimitIPv6Prefix:    64,
 
-		CacheDefaultTTL:   60 * time.Second,
-		CacheMaxBodyBytes: 1 << 20,
-		CacheMaxBytes:     64 << 20,
+		CacheDefaultTTL:     60 * time.Second,
+		CacheMaxBodyBytes:   1 << 20,
+		CacheMaxBytes:       64 << 20,
+		CachePrivateHeaders: []string{"Authorization", "Cookie", "Proxy-Authorization", "X-Api-Key"},
 
 		PressureSample: time.Second,
 
 		ServerReadTimeout: 60 * time.Second,
 		ServerIdleTimeout: 120 * time.Second,
 		MaxHeaderBytes:    16 << 10,
+		ClientBodyTimeout: 30 * time.Second,
+
+		DecisionLogSize:      4096,
+		HealthCheckInterval:  5 * time.Second,
+		HealthCheckTimeout:   time.Second,
+		HealthCheckUnhealthy: 2,
+		HealthCheckHealthy:   2,
 	}
 }

@@ -80,6 +80,22 @@ func TestLoadEachBadVariable(t *testing.T) {
 		{"MAX_HEADER_BYTES", "1023", nil, "must be >= 1024"},
 		{"WS_MAX_BUFFERED_BYTES", "0", nil, "must be > 0"},
 		{"WS_MAX_MESSAGE_BYTES", "0", nil, "must be > 0"},
+		{"CACHE_PRIVATE_HEADERS", "Authorization, X Key", nil, `"X Key" is not a valid header name`},
+		{"RATE_LIMIT_IPV6_PREFIX", "0", nil, "must be >= 1"},
+		{"RATE_LIMIT_IPV6_PREFIX", "129", nil, "must be <= 128"},
+		{"JWT_JWKS_URL", "https://idp.example/jwks.json, ftp://x", nil, `"ftp://x" is not an absolute http(s) URL`},
+		{"JWT_JWKS_URL", "/jwks.json", nil, "is not an absolute http(s) URL"},
+		{"ADMIN_ADDR", "9901", nil, `"9901" is not host:port`},
+		{"ADMIN_ADDR", "127.0.0.1:http", nil, "has no port in 1-65535"},
+		{"PPROF_ADDR", "localhost:0", nil, "has no port in 1-65535"},
+		{"STREAM_DRAIN_MS", "10000", nil, "must be < SHUTDOWN_TIMEOUT_MS"},
+		{"SHUTDOWN_DELAY_MS", "-5", nil, "must be >= 0 milliseconds"},
+		{"DECISION_LOG_SIZE", "-1", nil, "must be >= 0"},
+		{"HEALTH_CHECK_PATH", "healthz", nil, "must start with a single /"},
+		{"HEALTH_CHECK_PATH", "//evil/x", nil, "must start with a single /"},
+		{"HEALTH_CHECK_PATH", "/health check", nil, "must not hold whitespace"},
+		{"HEALTH_CHECK_UNHEALTHY_THRESHOLD", "0", nil, "must be >= 1"},
+		{"HEALTH_CHECK_HEALTHY_THRESHOLD", "0", nil, "must be >= 1"},
 	}
 	for _, name := range positiveDurations() {
 		tests = append(tests, struct {
@@ -94,11 +110,11 @@ func TestLoadEachBadVariable(t *testing.T) {
 			t.Setenv("UPSTREAMS", testUpstreams)
 			t.Setenv(tc.name, tc.value)
 			c, err := Load("")
-			want := tc.name
 			if tc.name == "AUTH_REQUIRED" && tc.want == "" {
-				want = "JWT_SECRET"
+				assertProblems(t, c, err, "JWT_SECRET", "JWT_JWKS_URL")
+				return
 			}
-			assertOneProblem(t, c, err, want, tc.want)
+			assertOneProblem(t, c, err, tc.name, tc.want)
 		})
 	}
 }
@@ -108,6 +124,19 @@ func positiveDurations() []string {
 	return []string{
 		"HTTP_PROXY_TIMEOUT_MS", "UPSTREAM_DIAL_TIMEOUT_MS", "SHUTDOWN_TIMEOUT_MS", "CB_COOLDOWN_MS",
 		"PRESSURE_SAMPLE_MS", "WS_PING_INTERVAL_MS", "SERVER_READ_TIMEOUT_MS", "SERVER_IDLE_TIMEOUT_MS",
+		"UPSTREAM_POOL_WAIT_MS", "CLIENT_BODY_TIMEOUT_MS", "JWT_JWKS_REFRESH_MS", "HEALTH_CHECK_INTERVAL_MS",
+		"HEALTH_CHECK_TIMEOUT_MS",
+	}
+}
+
+// assertProblems checks that err names exactly vars, in that order.
+func assertProblems(t *testing.T, c *Config, err error, vars ...string) {
+	t.Helper()
+	if c != nil {
+		t.Errorf("Load returned a config with error %v", err)
+	}
+	if got := problemVars(t, err); !slices.Equal(got, vars) {
+		t.Fatalf("error names %v, want %v; error:\n%v", got, vars, err)
 	}
 }
 
@@ -242,7 +271,10 @@ func TestLoadAppEnvAndAuthDefault(t *testing.T) {
 func TestLoadProductionNeedsSecret(t *testing.T) {
 	setEnv(t, map[string]string{"UPSTREAMS": testUpstreams, "NODE_ENV": "production"})
 	c, err := Load("")
-	assertOneProblem(t, c, err, "JWT_SECRET", "is required when AUTH_REQUIRED is true")
+	assertProblems(t, c, err, "JWT_SECRET", "JWT_JWKS_URL")
+	if !strings.Contains(err.Error(), "JWT_SECRET: is required when AUTH_REQUIRED is true") {
+		t.Errorf("error %q does not say JWT_SECRET is required", err)
+	}
 }
 
 func TestLoadQuotedJSON(t *testing.T) {
@@ -318,6 +350,14 @@ func TestLoadAllValues(t *testing.T) {
 		"MAX_GOROUTINES": "5000", "MAX_SCHED_LATENCY_MS": "50", "PRESSURE_SAMPLE_MS": "250",
 		"SERVER_READ_TIMEOUT_MS": "3000", "SERVER_IDLE_TIMEOUT_MS": "4000", "MAX_HEADER_BYTES": "8192",
 		"MAX_BODY_BYTES": "1048576", "MAX_CONNS": "100", "MAX_CONNS_PER_IP": "10", "CONFIG_WATCH": "true",
+		"UPSTREAM_POOL_WAIT_MS": "250", "CLIENT_BODY_TIMEOUT_MS": "7000", "RATE_LIMIT_IPV6_PREFIX": "56",
+		"CACHE_PRIVATE_HEADERS": "X-Tenant, Cookie", "JWT_JWKS_URL": "https://a.example/jwks, http://b.example/k",
+		"JWT_JWKS_REFRESH_MS": "60000", "JWT_ISSUER": "https://idp.example/", "JWT_AUDIENCE": "api, gw",
+		"JWT_REQUIRE_EXP": "false", "ADMIN_ADDR": "127.0.0.1:9901", "PPROF_ADDR": "[::1]:6060",
+		"SHUTDOWN_DELAY_MS": "5000", "STREAM_DRAIN_MS": "2000", "STREAM_MAX_AGE_AFTER_REMOVAL_MS": "60000",
+		"DECISION_LOG_SIZE": "0", "SLOW_START_MS": "30000", "HEALTH_CHECK_PATH": "/healthz?deep=1",
+		"HEALTH_CHECK_INTERVAL_MS": "2000", "HEALTH_CHECK_TIMEOUT_MS": "500",
+		"HEALTH_CHECK_UNHEALTHY_THRESHOLD": "3", "HEALTH_CHECK_HEALTHY_THRESHOLD": "4",
 	})
 	c, err := Load("")
 	if err != nil {
@@ -338,6 +378,15 @@ func TestLoadAllValues(t *testing.T) {
 		MaxHeapBytes: 1 << 30, MaxGoroutines: 5000, MaxSchedLatency: 50 * ms, PressureSample: 250 * ms,
 		ServerReadTimeout: 3 * time.Second, ServerIdleTimeout: 4 * time.Second, MaxHeaderBytes: 8192,
 		MaxBodyBytes: 1 << 20, MaxConns: 100, MaxConnsPerIP: 10, ConfigWatch: true,
+		UpstreamPoolWait: 250 * ms, ClientBodyTimeout: 7 * time.Second, RateLimitIPv6Prefix: 56,
+		CachePrivateHeaders: []string{"X-Tenant", "Cookie"},
+		JWTJWKSURLs:         []string{"https://a.example/jwks", "http://b.example/k"},
+		JWTJWKSRefresh:      time.Minute, JWTIssuer: "https://idp.example/", JWTAudience: []string{"api", "gw"},
+		JWTRequireExp: false, AdminAddr: "127.0.0.1:9901", PprofAddr: "[::1]:6060",
+		ShutdownDelay: 5 * time.Second, StreamDrain: 2 * time.Second, StreamMaxAgeAfterRemove: time.Minute,
+		DecisionLogSize: 0, SlowStart: 30 * time.Second, HealthCheckPath: "/healthz?deep=1",
+		HealthCheckInterval: 2 * time.Second, HealthCheckTimeout: 500 * ms,
+		HealthCheckUnhealthy: 3, HealthCheckHealthy: 4,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Load =\n%+v\nwant\n%+v", c, want)

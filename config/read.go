@@ -87,6 +87,8 @@ func setField(dst any, raw string) []string {
 		err = into(d, raw, parseUint)
 	case *time.Duration:
 		err = into(d, raw, parseMillis)
+	case *[]string:
+		*d = items(raw)
 	case *[]netip.Prefix:
 		err = into(d, raw, parsePrefixes)
 	case *[]StatusRange:

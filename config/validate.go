@@ -53,16 +53,51 @@ func validate(c *Config, p *problems) {
 			p.add("REDIS_URL", err.Error())
 		}
 	}
-	if c.AuthRequired {
-		switch {
-		case c.JWTSecret == "":
-			p.add("JWT_SECRET", "is required when AUTH_REQUIRED is true")
-		case len(c.JWTSecret) < minSecretLen:
-			p.add("JWT_SECRET", fmt.Sprintf("must be at least %d characters when AUTH_REQUIRED is true", minSecretLen))
-		}
-	}
+	validateAuth(c, p)
 	if c.CacheEnabled && c.CacheMaxBytes <= 0 {
 		p.add("CACHE_MAX_BYTES", "must be > 0 when CACHE_ENABLED is true")
+	}
+	for _, msg := range checkHeaderNames(c.CachePrivateHeaders) {
+		p.add("CACHE_PRIVATE_HEADERS", msg)
+	}
+	validateListeners(c, p)
+	if c.StreamDrain > 0 && c.StreamDrain >= c.ShutdownTimeout {
+		p.add("STREAM_DRAIN_MS", "must be < SHUTDOWN_TIMEOUT_MS: the drain window fits inside the shutdown budget")
+	}
+	if c.HealthCheckPath != "" {
+		if err := checkProbePath(c.HealthCheckPath); err != nil {
+			p.add("HEALTH_CHECK_PATH", err.Error())
+		}
+	}
+}
+
+// validateAuth checks the JWT settings: with AUTH_REQUIRED, at least one key
+// source (JWT_SECRET or JWT_JWKS_URL); a secret, when given, long enough.
+func validateAuth(c *Config, p *problems) {
+	for _, msg := range checkHTTPURLs(c.JWTJWKSURLs) {
+		p.add("JWT_JWKS_URL", msg)
+	}
+	if !c.AuthRequired {
+		return
+	}
+	switch {
+	case c.JWTSecret == "" && len(c.JWTJWKSURLs) == 0:
+		p.add("JWT_SECRET", "is required when AUTH_REQUIRED is true, unless JWT_JWKS_URL is set")
+		p.add("JWT_JWKS_URL", "is required when AUTH_REQUIRED is true, unless JWT_SECRET is set")
+	case c.JWTSecret != "" && len(c.JWTSecret) < minSecretLen:
+		p.add("JWT_SECRET", fmt.Sprintf("must be at least %d characters when AUTH_REQUIRED is true", minSecretLen))
+	}
+}
+
+// validateListeners checks the optional extra listen addresses.
+func validateListeners(c *Config, p *problems) {
+	for name, addr := range map[string]string{"ADMIN_ADDR": c.AdminAddr, "PPROF_ADDR": c.PprofAddr} {
+		if addr == "" {
+			continue
+		}
+		if err := checkListenAddr(addr); err != nil {
+			p.add(name, err.Error())
+		}
 	}
 }
 
