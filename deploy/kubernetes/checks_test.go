@@ -180,7 +180,7 @@ func TestGatewayDeployment(t *testing.T) {
 	spec := d.Spec.Template.Spec
 
 	if d.Spec.Replicas == nil || *d.Spec.Replicas < 2 {
-		t.Errorf("replicas %v, want >= 2", d.Spec.Replicas)
+		t.Errorf("replicas %s, want >= 2", show(d.Spec.Replicas))
 	}
 	port := containerPort(t, c, intstr.FromString("http"))
 	if port != cfg.Port {
@@ -206,8 +206,8 @@ func TestGatewayDeployment(t *testing.T) {
 
 	budget := cfg.ShutdownDelay + cfg.ShutdownTimeout
 	if spec.TerminationGracePeriodSeconds == nil || time.Duration(*spec.TerminationGracePeriodSeconds)*time.Second <= budget {
-		t.Errorf("terminationGracePeriodSeconds %v, want above SHUTDOWN_DELAY_MS + SHUTDOWN_TIMEOUT_MS = %v",
-			spec.TerminationGracePeriodSeconds, budget)
+		t.Errorf("terminationGracePeriodSeconds %s, want above SHUTDOWN_DELAY_MS + SHUTDOWN_TIMEOUT_MS = %v",
+			show(spec.TerminationGracePeriodSeconds), budget)
 	}
 
 	if c.WorkingDir == "" {
@@ -339,7 +339,7 @@ func TestSelectorsMatch(t *testing.T) {
 		t.Fatalf("no HPA scaling the gateway Deployment: %v", hpa)
 	}
 	if hpa.Spec.MinReplicas == nil || *hpa.Spec.MinReplicas < 2 || hpa.Spec.MaxReplicas < *hpa.Spec.MinReplicas {
-		t.Errorf("HPA replicas %v..%d, want a minimum of 2", hpa.Spec.MinReplicas, hpa.Spec.MaxReplicas)
+		t.Errorf("HPA replicas %s..%d, want a minimum of 2", show(hpa.Spec.MinReplicas), hpa.Spec.MaxReplicas)
 	}
 
 	svc := r.services[gatewayName]
@@ -444,6 +444,14 @@ func containerPort(t *testing.T, c *corev1.Container, p intstr.IntOrString) int 
 	}
 	t.Errorf("port %s is not a port of container %s", p.String(), c.Name)
 	return -1
+}
+
+// show prints an optional number.
+func show[T int32 | int64](p *T) string {
+	if p == nil {
+		return "unset"
+	}
+	return fmt.Sprint(*p)
 }
 
 func volume(spec corev1.PodSpec, name string) *corev1.Volume {

@@ -12,6 +12,7 @@ package kubernetes
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -27,6 +28,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/kustomize/api/krusty"
 	"sigs.k8s.io/kustomize/api/types"
+	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
 )
@@ -55,9 +57,26 @@ func newObject(tm metav1.TypeMeta) any {
 	return nil
 }
 
-// decodeStrict decodes one YAML document into its API type, refusing
-// unknown fields and duplicate keys (sigs.k8s.io/yaml's UnmarshalStrict:
-// YAML to JSON, then encoding/json with DisallowUnknownFields).
+// unmarshalStrict decodes one YAML document into v as the API server does
+// with fieldValidation=Strict: YAML to JSON with duplicate keys refused,
+// then sigs.k8s.io/json, which matches field names case-sensitively and
+// refuses unknown and duplicate fields. (sigs.k8s.io/yaml's own
+// UnmarshalStrict ends in encoding/json, which matches names without
+// regard to case and so takes "workingdir" for "workingDir".)
+func unmarshalStrict(doc []byte, v any) error {
+	j, err := yaml.YAMLToJSONStrict(doc)
+	if err != nil {
+		return err
+	}
+	strict, err := kjson.UnmarshalStrict(j, v)
+	if err != nil {
+		return err
+	}
+	return errors.Join(strict...)
+}
+
+// decodeStrict decodes one YAML document into its API type, by its
+// apiVersion and kind, with unmarshalStrict.
 func decodeStrict(doc []byte) (any, error) {
 	var tm metav1.TypeMeta
 	if err := yaml.Unmarshal(doc, &tm); err != nil {
@@ -67,7 +86,7 @@ func decodeStrict(doc []byte) (any, error) {
 	if obj == nil {
 		return nil, fmt.Errorf("unexpected kind %s %s", tm.APIVersion, tm.Kind)
 	}
-	if err := yaml.UnmarshalStrict(doc, obj); err != nil {
+	if err := unmarshalStrict(doc, obj); err != nil {
 		return nil, fmt.Errorf("%s: %w", tm.Kind, err)
 	}
 	return obj, nil
@@ -101,6 +120,30 @@ func yamlFiles(t *testing.T) []string {
 	return files
 }
 
+// TestStrictDecoding: the decoder refuses what the API server's strict
+// field validation refuses.
+func TestStrictDecoding(t *testing.T) {
+	const pod = "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: x\nspec:\n  template:\n    spec:\n      containers:\n        - name: c\n          %s\n"
+	tests := []struct {
+		name, field string
+		ok          bool
+	}{
+		{"known field", "workingDir: /etc/gateway", true},
+		{"field in the wrong case", "workingdir: /etc/gateway", false},
+		{"unknown field", "workDir: /etc/gateway", false},
+		{"duplicate field", "image: a\n          image: b", false},
+		{"wrong type", "ports: 8080", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := decodeStrict([]byte(fmt.Sprintf(pod, tt.field)))
+			if (err == nil) != tt.ok {
+				t.Fatalf("decode error %v, want ok=%v", err, tt.ok)
+			}
+		})
+	}
+}
+
 // TestEveryManifestDecodesStrictly decodes each file as it is written:
 // kustomization files into kustomize's own Kustomization type, everything
 // else into its API type, unknown fields refused.
@@ -113,7 +156,7 @@ func TestEveryManifestDecodesStrictly(t *testing.T) {
 			}
 			if filepath.Base(f) == "kustomization.yaml" {
 				var k types.Kustomization
-				if err := yaml.UnmarshalStrict(data, &k); err != nil {
+				if err := unmarshalStrict(data, &k); err != nil {
 					t.Fatal(err)
 				}
 				return
@@ -135,7 +178,7 @@ func TestBaseListsEveryFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	var k types.Kustomization
-	if err := yaml.UnmarshalStrict(data, &k); err != nil {
+	if err := unmarshalStrict(data, &k); err != nil {
 		t.Fatal(err)
 	}
 	listed := map[string]bool{}
