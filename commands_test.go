@@ -43,12 +43,19 @@ func dockerBuildLine(t *testing.T) string {
 // the VERSION build argument set, into a temporary directory.
 func buildAsDockerfile(t *testing.T, version string) string {
 	t.Helper()
+	return buildAsDockerfileIn(t, ".", version)
+}
+
+// buildAsDockerfileIn is buildAsDockerfile in the source tree dir.
+func buildAsDockerfileIn(t *testing.T, dir, version string) string {
+	t.Helper()
 	line := dockerBuildLine(t)
 	if !strings.Contains(line, "-o /out/gateway .") {
 		t.Fatalf("the Dockerfile's build line no longer writes /out/gateway: %s", line)
 	}
 	bin := filepath.Join(t.TempDir(), "gateway")
 	cmd := exec.Command("sh", "-c", strings.Replace(line, "/out/gateway", bin, 1))
+	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "VERSION="+version)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%s: %v\n%s", line, err, out)
