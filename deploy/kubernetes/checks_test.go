@@ -199,6 +199,10 @@ func TestGatewayDeployment(t *testing.T) {
 			t.Errorf("%s probe GETs %s on %s, want %s on %d", p.name, p.probe.HTTPGet.Path, p.probe.HTTPGet.Port.String(), p.path, cfg.Port)
 		}
 	}
+	ann := d.Spec.Template.Annotations
+	if ann["prometheus.io/scrape"] != "true" || ann["prometheus.io/path"] != "/metrics" || ann["prometheus.io/port"] != strconv.Itoa(cfg.Port) {
+		t.Errorf("scrape annotations %v do not point at /metrics on %d", ann, cfg.Port)
+	}
 	rp := c.ReadinessProbe
 	if seen := time.Duration(rp.PeriodSeconds*rp.FailureThreshold) * time.Second; cfg.ShutdownDelay > 0 && seen >= cfg.ShutdownDelay {
 		t.Errorf("readiness notices a 503 after %v, not within SHUTDOWN_DELAY_MS (%v)", seen, cfg.ShutdownDelay)
