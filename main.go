@@ -3,6 +3,8 @@
 //	gateway              serve, configured from the environment and ./.env
 //	gateway demo         serve in front of built-in demo upstreams on loopback
 //	gateway healthcheck  exit 0 when the local /healthz answers (container HEALTHCHECK)
+//	gateway check        validate the configuration and exit, listening on nothing
+//	gateway version      print the build's version
 package main
 
 import (
@@ -41,8 +43,12 @@ func main() {
 		os.Exit(serve(true))
 	case "healthcheck":
 		os.Exit(healthcheck())
+	case "check":
+		os.Exit(check(os.Stdout, os.Stderr))
+	case "version":
+		os.Exit(printVersion(os.Stdout))
 	default:
-		fmt.Fprintf(os.Stderr, "usage: gateway [demo|healthcheck]\n")
+		fmt.Fprintf(os.Stderr, "usage: gateway [demo|healthcheck|check|version]\n")
 		os.Exit(exitConfig)
 	}
 }
@@ -52,10 +58,10 @@ func serve(withDemo bool) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	seen, _ := os.ReadFile(envFile) // what loadConfig reads; CONFIG_WATCH compares with it
 	cfg, err := loadConfig(ctx, withDemo)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "gateway: invalid configuration:")
-		fmt.Fprintln(os.Stderr, err)
+		printConfigError(os.Stderr, err)
 		return exitConfig
 	}
 	log := app.NewLogger(os.Stderr, cfg.LogLevel, cfg.LogFormat)
@@ -75,6 +81,9 @@ func serve(withDemo bool) int {
 		printDemo(os.Stdout, ln.Addr().String())
 	}
 	go reloadOnHUP(ctx, gw, log)
+	if cfg.ConfigWatch && !withDemo {
+		go watchConfig(ctx, gw, log, seen)
+	}
 
 	errc := make(chan error, 1)
 	go func() { errc <- gw.Listener(ln) }()
@@ -97,7 +106,7 @@ func serve(withDemo bool) int {
 // stand in for UPSTREAMS and the rest keeps its defaults or environment.
 func loadConfig(ctx context.Context, withDemo bool) (*config.Config, error) {
 	if !withDemo {
-		return config.Load(".env")
+		return config.Load(envFile)
 	}
 	set, err := demo.Start(ctx)
 	if err != nil {
@@ -124,14 +133,7 @@ func reloadOnHUP(ctx context.Context, gw *app.App, log *slog.Logger) {
 		case <-ctx.Done():
 			return
 		case <-hup:
-			cfg, err := config.Load(".env")
-			if err != nil {
-				log.Error("reload refused: invalid configuration", slog.Any("error", err))
-				continue
-			}
-			if err := gw.Reload(cfg); err != nil {
-				log.Error("reload failed", slog.Any("error", err))
-			}
+			reload(gw, log, "SIGHUP")
 		}
 	}
 }

@@ -3,27 +3,26 @@ package metrics
 import (
 	"runtime"
 	"runtime/debug"
+
+	"gateway/internal/buildinfo"
 )
 
 // BuildInfo identifies the running binary, for the gateway_build_info
 // metric and /admin/stats.
 type BuildInfo struct {
-	Version   string `json:"version"`   // module version, or "(devel)" for a plain go build
+	Version   string `json:"version"`   // the release version set with -X, else the module version, else "(devel)"
 	Commit    string `json:"commit"`    // VCS revision, "+dirty" when modified; "" when unknown
 	GoVersion string `json:"goVersion"` // toolchain that built the binary
 }
 
-// ReadBuildInfo returns what the Go toolchain stamped into the binary: the
-// main module's version and the VCS revision (go build records both by
-// default). It needs no -ldflags and no package variable.
+// ReadBuildInfo returns the binary's version (buildinfo.Version: the one a
+// release build sets with -ldflags -X, else what the toolchain recorded) and
+// the VCS revision go build records by default.
 func ReadBuildInfo() BuildInfo {
-	b := BuildInfo{Version: "(devel)", GoVersion: runtime.Version()}
+	b := BuildInfo{Version: buildinfo.Version(), GoVersion: runtime.Version()}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return b
-	}
-	if bi.Main.Version != "" {
-		b.Version = bi.Main.Version
 	}
 	dirty := false
 	for _, s := range bi.Settings {
