@@ -295,4 +295,3 @@ func timedRequest(t *testing.T, app *fiber.App, target, token string) (int, stri
 	}
 	return resp.StatusCode, resp.Header.Get("WWW-Authenticate")
 }
-
