@@ -10,6 +10,7 @@ import (
 	"gateway/config"
 	"gateway/metrics"
 	"gateway/middleware"
+	"gateway/middleware/jwks"
 )
 
 // guards are the protections on the request path, built from the
@@ -22,13 +23,19 @@ type guards struct {
 	auth   fiber.Handler
 	limit  *middleware.RateLimiter // nil when RATE_LIMIT_MAX is 0
 	cache  *middleware.Cache       // nil when CACHE_ENABLED is false
+	keys   *jwks.Set               // nil unless auth is on with JWT_JWKS_URL
 	cancel context.CancelFunc      // stops the shedder's sampler
 }
 
 // newGuards builds the guards; refresh fetches for the cache's
 // stale-while-revalidate.
 func newGuards(cfg *config.Config, log *slog.Logger, refresh middleware.Refresher) (*guards, error) {
-	g := &guards{auth: middleware.NewJWT(cfg)}
+	g := &guards{}
+	auth, err := g.newAuth(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	g.auth = auth
 	shed, err := middleware.NewShedder(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("building load shedder: %w", err)
@@ -48,7 +55,24 @@ func newGuards(cfg *config.Config, log *slog.Logger, refresh middleware.Refreshe
 	var ctx context.Context
 	ctx, g.cancel = context.WithCancel(context.Background())
 	g.shed.Start(ctx)
+	if g.keys != nil {
+		g.keys.Start(ctx)
+	}
 	return g, nil
+}
+
+// newAuth builds the JWT middleware and, with auth on and JWT_JWKS_URL set,
+// the key set it verifies asymmetric tokens with (started by newGuards).
+func (g *guards) newAuth(cfg *config.Config, log *slog.Logger) (fiber.Handler, error) {
+	if !cfg.AuthRequired || len(cfg.JWTJWKSURLs) == 0 {
+		return middleware.NewJWT(cfg), nil
+	}
+	keys, err := jwks.New(cfg.JWTJWKSURLs, jwks.WithRefresh(cfg.JWTJWKSRefresh), jwks.WithLogger(log))
+	if err != nil {
+		return nil, fmt.Errorf("building JWK Set: %w", err)
+	}
+	g.keys = keys
+	return middleware.NewJWT(cfg, middleware.WithJWTKeys(keys)), nil
 }
 
 // api is the chain ahead of the /api proxy: shed first (before any work),
@@ -122,5 +146,8 @@ func (g *guards) close() {
 	}
 	if g.cache != nil {
 		_ = g.cache.Close()
+	}
+	if g.keys != nil {
+		g.keys.Close()
 	}
 }

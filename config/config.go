@@ -107,6 +107,19 @@ type Config struct {
 	HealthCheckTimeout   time.Duration `env:"HEALTH_CHECK_TIMEOUT_MS" validate:"gt=0"`           // HEALTH_CHECK_TIMEOUT_MS (1000)
 	HealthCheckUnhealthy int           `env:"HEALTH_CHECK_UNHEALTHY_THRESHOLD" validate:"min=1"` // HEALTH_CHECK_UNHEALTHY_THRESHOLD (2)
 	HealthCheckHealthy   int           `env:"HEALTH_CHECK_HEALTHY_THRESHOLD" validate:"min=1"`   // HEALTH_CHECK_HEALTHY_THRESHOLD (2)
+
+	// Tracing: the OpenTelemetry SDK's standard variables, read here like
+	// every other one (so a value set in .env counts) and handed to the SDK
+	// as explicit options. No endpoint, or OTEL_SDK_DISABLED: no export.
+	OTelEndpoint           string  `env:"OTEL_EXPORTER_OTLP_ENDPOINT"`                                                                                                                        // OTEL_EXPORTER_OTLP_ENDPOINT: base URL; http/protobuf appends /v1/traces (none)
+	OTelTracesEndpoint     string  `env:"OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"`                                                                                                                 // OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: the traces URL as is; wins over the base (none)
+	OTelProtocol           string  `env:"OTEL_EXPORTER_OTLP_PROTOCOL,lower" validate:"oneof=http/protobuf grpc"`                                                                              // OTEL_EXPORTER_OTLP_PROTOCOL: http/protobuf | grpc (http/protobuf)
+	OTelHeaders            string  `env:"OTEL_EXPORTER_OTLP_HEADERS,secret"`                                                                                                                  // OTEL_EXPORTER_OTLP_HEADERS: k=v,k2=v2, values percent-encoded (none)
+	OTelServiceName        string  `env:"OTEL_SERVICE_NAME" validate:"required"`                                                                                                              // OTEL_SERVICE_NAME (gateway)
+	OTelResourceAttributes string  `env:"OTEL_RESOURCE_ATTRIBUTES"`                                                                                                                           // OTEL_RESOURCE_ATTRIBUTES: k=v,k2=v2 (none)
+	OTelSampler            string  `env:"OTEL_TRACES_SAMPLER,lower" validate:"oneof=always_on always_off traceidratio parentbased_always_on parentbased_always_off parentbased_traceidratio"` // OTEL_TRACES_SAMPLER (parentbased_always_on)
+	OTelSamplerArg         float64 `env:"OTEL_TRACES_SAMPLER_ARG" validate:"gte=0,lte=1"`                                                                                                     // OTEL_TRACES_SAMPLER_ARG: the ratio of the traceidratio samplers (1.0)
+	OTelSDKDisabled        bool    `env:"OTEL_SDK_DISABLED"`                                                                                                                                  // OTEL_SDK_DISABLED (false)
 }
 
 // StatusRange is an inclusive range of HTTP status codes, such as 500-599.

@@ -55,5 +55,10 @@ func Default() *Config {
 		HealthCheckTimeout:   time.Second,
 		HealthCheckUnhealthy: 2,
 		HealthCheckHealthy:   2,
+
+		OTelProtocol:    "http/protobuf",
+		OTelServiceName: "gateway",
+		OTelSampler:     "parentbased_always_on",
+		OTelSamplerArg:  1,
 	}
 }

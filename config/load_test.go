@@ -358,6 +358,10 @@ func TestLoadAllValues(t *testing.T) {
 		"DECISION_LOG_SIZE": "0", "SLOW_START_MS": "30000", "HEALTH_CHECK_PATH": "/healthz?deep=1",
 		"HEALTH_CHECK_INTERVAL_MS": "2000", "HEALTH_CHECK_TIMEOUT_MS": "500",
 		"HEALTH_CHECK_UNHEALTHY_THRESHOLD": "3", "HEALTH_CHECK_HEALTHY_THRESHOLD": "4",
+		"OTEL_EXPORTER_OTLP_ENDPOINT": "http://collector:4317", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": "https://c.example/t",
+		"OTEL_EXPORTER_OTLP_PROTOCOL": "grpc", "OTEL_EXPORTER_OTLP_HEADERS": "k=v", "OTEL_SERVICE_NAME": "edge",
+		"OTEL_RESOURCE_ATTRIBUTES": "a=b", "OTEL_TRACES_SAMPLER": "always_off", "OTEL_TRACES_SAMPLER_ARG": "0.5",
+		"OTEL_SDK_DISABLED": "true",
 	})
 	c, err := Load("")
 	if err != nil {
@@ -387,6 +391,9 @@ func TestLoadAllValues(t *testing.T) {
 		DecisionLogSize: 0, SlowStart: 30 * time.Second, HealthCheckPath: "/healthz?deep=1",
 		HealthCheckInterval: 2 * time.Second, HealthCheckTimeout: 500 * ms,
 		HealthCheckUnhealthy: 3, HealthCheckHealthy: 4,
+		OTelEndpoint: "http://collector:4317", OTelTracesEndpoint: "https://c.example/t", OTelProtocol: "grpc",
+		OTelHeaders: "k=v", OTelServiceName: "edge", OTelResourceAttributes: "a=b", OTelSampler: "always_off",
+		OTelSamplerArg: 0.5, OTelSDKDisabled: true,
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Load =\n%+v\nwant\n%+v", c, want)

@@ -85,6 +85,8 @@ func setField(dst any, raw string) []string {
 		err = into(d, raw, parseInt[int64])
 	case *uint64:
 		err = into(d, raw, parseUint)
+	case *float64:
+		err = into(d, raw, parseFloat)
 	case *time.Duration:
 		err = into(d, raw, parseMillis)
 	case *[]string:

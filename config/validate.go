@@ -61,6 +61,7 @@ func validate(c *Config, p *problems) {
 		p.add("CACHE_PRIVATE_HEADERS", msg)
 	}
 	validateListeners(c, p)
+	validateTracing(c, p)
 	if c.StreamDrain > 0 && c.StreamDrain >= c.ShutdownTimeout {
 		p.add("STREAM_DRAIN_MS", "must be < SHUTDOWN_TIMEOUT_MS: the drain window fits inside the shutdown budget")
 	}

@@ -70,3 +70,12 @@ func parseMillis(s string) (time.Duration, error) {
 	}
 	return time.Duration(n) * time.Millisecond, nil
 }
+
+// parseFloat parses a finite decimal number.
+func parseFloat(s string) (float64, error) {
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil || math.IsNaN(f) || math.IsInf(f, 0) {
+		return 0, fmt.Errorf("%s is not a number", shown(s))
+	}
+	return f, nil
+}

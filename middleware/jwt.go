@@ -30,9 +30,6 @@ const jwtTokenLocal = "gateway.jwt.token"
 // no other package can collide with it or forge it.
 type subjectLocal struct{}
 
-// errNotHS256 refuses every signing method but HS256.
-var errNotHS256 = errors.New("signing method is not HS256")
-
 // Subject returns the verified `sub` claim of the request's token, or "" when
 // the request was not authenticated (auth off, or the token had no subject).
 // It is set by the middleware NewJWT returns, for later middleware such as
@@ -44,44 +41,61 @@ func Subject(c *fiber.Ctx) string {
 
 // jwtAuth holds the two configured contrib handlers and what they share.
 type jwtAuth struct {
-	secret  []byte
+	secret  []byte    // JWT_SECRET: verifies HS256 tokens, and only those
+	keys    KeySource // JWT_JWKS_URL: verifies RS256, ES256 and EdDSA tokens; nil when unset
 	forward bool
-	// leeway re-checks exp and nbf; see onInvalid for why it is separate.
-	leeway *jwt.Parser
+	// parser verifies a token again with every check contrib's bare
+	// jwt.Parse cannot apply (leeway, issuer, audience, required exp);
+	// claims checks those on a token contrib accepted. See onInvalid.
+	parser *jwt.Parser
+	claims *jwt.Validator
 	// headerOnly reads "Authorization: Bearer"; headerOrQuery also reads
 	// access_token, for /ws and /admin.
 	headerOnly, headerOrQuery fiber.Handler
 }
 
-// NewJWT returns the authentication middleware (issue 5): a request must
-// carry an HS256 JWT signed with cfg.JWTSecret in "Authorization: Bearer",
-// or, under /ws and /admin only, in the access_token query parameter, which
-// is then removed from the request before it goes upstream. exp and nbf are
-// checked with cfg.JWTLeeway; exp is optional, as in RFC 7519. Failures
-// answer 401 with WWW-Authenticate: Bearer (RFC 6750 §3), plus
-// error="invalid_token" when a token was sent but refused.
+// JWTOption configures NewJWT.
+type JWTOption func(*jwtAuth)
+
+// WithJWTKeys sets where RS256, ES256 and EdDSA tokens find their keys,
+// normally the *jwks.Set of JWT_JWKS_URL, which the caller starts and
+// closes. Without it every asymmetric token is refused.
+func WithJWTKeys(k KeySource) JWTOption { return func(a *jwtAuth) { a.keys = k } }
+
+// NewJWT returns the authentication middleware: a request must carry a JWT
+// in "Authorization: Bearer", or, under /ws and /admin only, in the
+// access_token query parameter, which is then removed from the request
+// before it goes upstream. Failures answer 401 with WWW-Authenticate: Bearer
+// (RFC 6750 §3), plus error="invalid_token" when a token was sent but
+// refused.
 //
-// Only HS256 is accepted. "none", RS*/ES*/PS* and EdDSA are refused, which
-// also closes the RS256→HS256 key-confusion trick (a public key used as an
-// HMAC secret): the key function hands out the secret for HS256 alone and
-// never consults kid, jku or x5u. HS384 and HS512 are refused too: the spec
-// names HS256 alone, and one algorithm per key is what RFC 8725 §3.1 advises.
+// A token is verified by one key, and the key decides the algorithm
+// (RFC 8725 §3.1): HS256 with cfg.JWTSecret alone; RS256, ES256 and EdDSA
+// with the key of the token's kid from the key source (WithJWTKeys), whose
+// type pins its algorithm. Everything else is refused: "none", HS384/HS512,
+// PS*, an alg that does not match the key, and the key-confusion trick of an
+// HS256 token "signed" with a public key, since HS256 never reaches the key
+// set. jku, x5u and jwk headers are never consulted; a crit header is refused
+// (RFC 7515 §4.1.11: no extension is understood).
+//
+// Claims: exp and nbf are checked with cfg.JWTLeeway; exp is required
+// unless cfg.JWTRequireExp is false; iss must equal cfg.JWTIssuer and aud
+// hold one of cfg.JWTAudience, when those are set (RFC 7519 §4.1).
 //
 // Client-sent X-Auth-Subject is always stripped. With cfg.AuthRequired false
 // the returned handler does only that, so the app may install NewJWT on every
 // proxy route whatever the setting and upstreams can trust the header.
-func NewJWT(cfg *config.Config) fiber.Handler {
+func NewJWT(cfg *config.Config, opts ...JWTOption) fiber.Handler {
 	if !cfg.AuthRequired {
 		return stripSubject
 	}
-	a := &jwtAuth{
-		secret:  []byte(cfg.JWTSecret),
-		forward: cfg.JWTForwardSubject,
-		leeway: jwt.NewParser(
-			jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
-			jwt.WithLeeway(cfg.JWTLeeway),
-		),
+	a := &jwtAuth{secret: []byte(cfg.JWTSecret), forward: cfg.JWTForwardSubject}
+	for _, o := range opts {
+		o(a)
 	}
+	claims := claimOptions(cfg)
+	a.claims = jwt.NewValidator(claims...)
+	a.parser = jwt.NewParser(append(claims, jwt.WithValidMethods(a.methods()))...)
 	a.headerOnly = jwtware.New(a.contribConfig("header:" + fiber.HeaderAuthorization))
 	a.headerOrQuery = jwtware.New(a.contribConfig("header:" + fiber.HeaderAuthorization + ",query:" + AccessTokenParam))
 	return a.handle
@@ -94,8 +108,8 @@ func stripSubject(c *fiber.Ctx) error {
 }
 
 // contribConfig configures gofiber/contrib/jwt for one token lookup. Our own
-// KeyFunc enforces HS256; contrib's SigningKey.JWTAlg would compare the alg
-// header too, but KeyFunc also lets us refuse an empty secret.
+// KeyFunc picks the key and pins the algorithm; contrib's SigningKey(s) and
+// JWKSetURLs do not fit (see package jwks and KeyFunc).
 func (a *jwtAuth) contribConfig(lookup string) jwtware.Config {
 	return jwtware.Config{
 		KeyFunc:        a.key,
@@ -116,19 +130,11 @@ func (a *jwtAuth) handle(c *fiber.Ctx) error {
 	return a.headerOnly(c)
 }
 
-// key is the jwt.Keyfunc: the secret for HS256 (by identity of the method
-// the alg header named), nothing for any other algorithm.
-func (a *jwtAuth) key(t *jwt.Token) (any, error) {
-	if t.Method != jwt.SigningMethodHS256 || len(a.secret) == 0 {
-		return nil, errNotHS256
-	}
-	return a.secret, nil
-}
-
-// onValid runs when contrib verified the token.
+// onValid runs when contrib verified the signature, exp and nbf; the
+// claims it does not check (required exp, iss, aud) are checked here.
 func (a *jwtAuth) onValid(c *fiber.Ctx) error {
 	t, _ := c.Locals(jwtTokenLocal).(*jwt.Token)
-	if t == nil {
+	if t == nil || a.claims.Validate(t.Claims) != nil {
 		return a.deny(c, true)
 	}
 	return a.accept(c, t)
@@ -137,15 +143,16 @@ func (a *jwtAuth) onValid(c *fiber.Ctx) error {
 // onInvalid runs when contrib refused the request. contrib parses with a bare
 // jwt.Parse, without parser options, so it cannot apply a leeway: a token
 // whose only fault is exp or nbf is parsed again here, signature included,
-// with WithLeeway(JWT_LEEWAY_MS). golang-jwt v5 validates claims only after
-// the signature, so these two errors never come from a forged token, and the
-// second parse costs only tokens near their edges.
+// with every option (WithLeeway(JWT_LEEWAY_MS), issuer, audience). golang-jwt
+// v5 validates claims only after the signature, so these two errors never
+// come from a forged token, and the second parse costs only tokens near
+// their edges.
 func (a *jwtAuth) onInvalid(c *fiber.Ctx, err error) error {
 	if errors.Is(err, jwtware.ErrJWTMissingOrMalformed) {
 		return a.deny(c, false)
 	}
 	if errors.Is(err, jwt.ErrTokenExpired) || errors.Is(err, jwt.ErrTokenNotValidYet) {
-		if t, perr := a.leeway.Parse(requestToken(c), a.key); perr == nil && t.Valid {
+		if t, perr := a.parser.Parse(requestToken(c), a.key); perr == nil && t.Valid {
 			return a.accept(c, t)
 		}
 	}

@@ -42,9 +42,9 @@ type seen struct {
 	Token     string `json:"token"`
 }
 
-// jwtApp mounts NewJWT(cfg) on the proxy prefixes, as the app does, in front
+// jwtApp mounts NewJWT(cfg, opts...) on the proxy prefixes, as the app does, in front
 // of a route that reports what it saw.
-func jwtApp(cfg *config.Config) *fiber.App {
+func jwtApp(cfg *config.Config, opts ...JWTOption) *fiber.App {
 	app := fiber.New()
 	app.Use(RequestID(NewRequestIDs()))
 	echo := func(c *fiber.Ctx) error {
@@ -57,7 +57,7 @@ func jwtApp(cfg *config.Config) *fiber.App {
 			Token:     c.Query(AccessTokenParam),
 		})
 	}
-	h := NewJWT(cfg)
+	h := NewJWT(cfg, opts...)
 	for _, p := range []string{"/api", "/sse", "/ws", "/admin"} {
 		app.Use(p, h)
 		app.All(p, echo)
@@ -124,7 +124,7 @@ func jwtCases(t *testing.T) []jwtCase {
 		{name: "valid", target: "/api/svc/x", token: valid, status: 200, subject: "alice"},
 		{name: "valid on sse", target: "/sse/svc/x", token: valid, status: 200, subject: "alice"},
 		{name: "scheme case-insensitive", target: "/api/svc", authHeader: "bearer " + valid, status: 200, subject: "alice"},
-		{name: "no exp is accepted", target: "/api/svc", token: sign(t, jwt.SigningMethodHS256, []byte(testSecret), jwt.MapClaims{"sub": "bob"}), status: 200, subject: "bob"},
+		{name: "no exp is refused (JWT_REQUIRE_EXP)", target: "/api/svc", token: hs(jwt.MapClaims{"exp": nil}), status: 401, challenge: invalid},
 		{name: "no sub is accepted without subject", target: "/api/svc", token: hs(jwt.MapClaims{"sub": nil}), status: 200},
 		{name: "expired", target: "/api/svc", token: hs(jwt.MapClaims{"exp": now.Add(-time.Minute).Unix()}), status: 401, challenge: invalid},
 		{name: "expired within leeway", target: "/api/svc", token: hs(jwt.MapClaims{"exp": now.Add(-10 * time.Second).Unix()}), status: 200, subject: "alice"},
@@ -155,6 +155,9 @@ func jwtCases(t *testing.T) []jwtCase {
 		{name: "header wins over query on /ws", target: "/ws/svc?access_token=junk", token: valid, status: 200, subject: "alice"},
 	}
 }
+
+// inAnHour is an exp claim an hour from now.
+func inAnHour() int64 { return time.Now().Add(time.Hour).Unix() }
 
 func jsonInt(n int64) string { b, _ := json.Marshal(n); return string(b) }
 
@@ -221,7 +224,7 @@ func TestJWT(t *testing.T) {
 
 func TestJWTQueryRemovalKeepsTheRest(t *testing.T) {
 	app := jwtApp(jwtConfig(false))
-	valid := sign(t, jwt.SigningMethodHS256, []byte(testSecret), jwt.MapClaims{"sub": "alice"})
+	valid := sign(t, jwt.SigningMethodHS256, []byte(testSecret), jwt.MapClaims{"sub": "alice", "exp": inAnHour()})
 	tests := []struct{ target, raw, query string }{
 		{"/ws/svc?path=/p&access_token=" + valid + "&x=a%20b", "/ws/svc?path=/p&x=a%20b", "path=/p&x=a%20b"},
 		{"/ws/svc?access_token=" + valid, "/ws/svc", ""},
@@ -247,8 +250,8 @@ func TestJWTQueryRemovalKeepsTheRest(t *testing.T) {
 }
 
 func TestJWTSubjectHeader(t *testing.T) {
-	valid := sign(t, jwt.SigningMethodHS256, []byte(testSecret), jwt.MapClaims{"sub": "alice"})
-	noSub := sign(t, jwt.SigningMethodHS256, []byte(testSecret), jwt.MapClaims{"iss": "x"})
+	valid := sign(t, jwt.SigningMethodHS256, []byte(testSecret), jwt.MapClaims{"sub": "alice", "exp": inAnHour()})
+	noSub := sign(t, jwt.SigningMethodHS256, []byte(testSecret), jwt.MapClaims{"iss": "x", "exp": inAnHour()})
 	off := config.Default()
 	off.AuthRequired = false
 	tests := []struct {
