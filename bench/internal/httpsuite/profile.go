@@ -18,7 +18,7 @@ import (
 
 // profile takes a CPU profile of the gateway from its PPROF_ADDR listener
 // while the closed-loop GET load runs, writes it to cfg.Profile and prints
-// `go tool pprof -top`'s first 15 lines.
+// `go tool pprof -top`'s first 15 lines, by flat and by cumulative time.
 func (b *bench) profile(ctx context.Context, w io.Writer) error {
 	var gw *target.Target
 	for _, t := range b.targets {
@@ -53,13 +53,16 @@ func (b *bench) profile(ctx context.Context, w io.Writer) error {
 	if err := <-got; err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", "-nodecount=15", b.gateway, b.cfg.Profile)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := launch.Run(ctx, cmd); err != nil {
-		return fmt.Errorf("go tool pprof: %w\n%s", err, out.String())
+	fmt.Fprintf(w, "wrote %s\n", b.cfg.Profile)
+	for _, sort := range []string{"-flat", "-cum"} {
+		cmd := exec.CommandContext(ctx, "go", "tool", "pprof", "-top", sort, "-nodecount=15", b.gateway, b.cfg.Profile)
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := launch.Run(ctx, cmd); err != nil {
+			return fmt.Errorf("go tool pprof: %w\n%s", err, out.String())
+		}
+		fmt.Fprintf(w, "\n$ go tool pprof -top %s -nodecount=15 gateway %s\n%s", sort, b.cfg.Profile, out.String())
 	}
-	fmt.Fprintf(w, "wrote %s\n$ go tool pprof -top -nodecount=15 gateway %s\n%s", b.cfg.Profile, b.cfg.Profile, out.String())
 	return nil
 }
 

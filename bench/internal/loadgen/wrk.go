@@ -31,9 +31,9 @@ end
 
 // Wrk is the wrk(1) closed-loop generator: one thread, conns connections.
 type Wrk struct {
-	Path  string       // the wrk binary
-	Dir   string       // for its script and output
-	CPU   int          // the CPU it is pinned to; negative: not pinned
+	Path  string        // the wrk binary
+	Dir   string        // for its script and output
+	CPU   int           // the CPU it is pinned to; negative: not pinned
 	Group *launch.Group // where it is started, so that a stop ends it
 }
 

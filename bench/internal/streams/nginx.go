@@ -72,4 +72,3 @@ func (t *target) startNginx(_ context.Context, port int, route, upURL string) er
 	t.pids = func() []int { return proc.Tree(t.cmd.Process.Pid) }
 	return nil
 }
-

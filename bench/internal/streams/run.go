@@ -101,6 +101,15 @@ func Run(ctx context.Context, c Config, w io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(w, "open-file limit: %d (hard %d)\n", soft, hard)
+	if slices.Contains(c.targets, "nginx") {
+		if _, err := proxies.Ensure(ctx, proxies.NginxPath, "nginx", w); err != nil {
+			if !c.smoke {
+				return err
+			}
+			fmt.Fprintf(w, "SKIP nginx: %v\n", err)
+			c.targets = slices.DeleteFunc(slices.Clone(c.targets), func(t string) bool { return t == "nginx" })
+		}
+	}
 	if c.binary == "" && slices.Contains(c.targets, "gateway") {
 		dir, err := os.MkdirTemp("", "streams-bench-bin-")
 		if err != nil {
@@ -128,6 +137,7 @@ func Run(ctx context.Context, c Config, w io.Writer) error {
 			reps = append(reps, rep)
 		}
 	}
+	fmt.Fprintln(w)
 	if err := summary(reps).Markdown(w); err != nil {
 		return err
 	}
