@@ -46,7 +46,7 @@ func TestScheduleCount(t *testing.T) {
 		{"window after a warm-up", 0, ms(500), ms(1500), 333},
 		{"bounds: from inclusive, to exclusive", 1, ms(1), ms(4), 1},
 		{"from just after a due time excludes it", 1, ms(1).Add(time.Nanosecond), ms(5), 1}, // only 4 ms
-		{"to just after a due time includes it", 1, ms(0), ms(4).Add(time.Nanosecond), 2},  // 1 and 4 ms
+		{"to just after a due time includes it", 1, ms(0), ms(4).Add(time.Nanosecond), 2},   // 1 and 4 ms
 		{"before the start", 0, t0.Add(-time.Second), t0, 0},
 		{"empty window", 0, ms(7), ms(7), 0},
 	}
