@@ -42,7 +42,8 @@ type App struct {
 	obs         observability // metrics registry and sources; see routes_admin.go
 	guards      *guards       // shedding, auth, rate limit, cache; see guards.go
 	ids         *middleware.RequestIDs
-	conns       *connlimit.Limiter // MAX_CONNS and MAX_CONNS_PER_IP, applied by Listener
+	conns       *connlimit.Limiter          // MAX_CONNS and MAX_CONNS_PER_IP, applied by Listener
+	pprof       atomic.Pointer[pprofServer] // PPROF_ADDR, set by Listener; nil when off; see pprof.go
 }
 
 // New builds the gateway for cfg. It does not listen; call Listener or
@@ -135,8 +136,26 @@ func (a *App) Fiber() *fiber.App { return a.fiber }
 
 // Listener serves on ln until Shutdown, with MAX_CONNS and
 // MAX_CONNS_PER_IP enforced on the connections it accepts (see connlimit).
+// With PPROF_ADDR set it first starts the pprof listener there, which
+// Shutdown stops.
 func (a *App) Listener(ln net.Listener) error {
+	if a.cfg.PprofAddr != "" && a.pprof.Load() == nil {
+		p, err := startPprof(a.cfg.PprofAddr, a.log)
+		if err != nil {
+			return err
+		}
+		a.pprof.Store(p)
+	}
 	return a.fiber.Listener(a.conns.Listener(ln))
+}
+
+// PprofAddr is the address the PPROF_ADDR listener listens on, "" when it
+// is off or not started yet.
+func (a *App) PprofAddr() string {
+	if p := a.pprof.Load(); p != nil {
+		return p.addr()
+	}
+	return ""
 }
 
 // Conns returns the counts of client connections: open, and refused over
@@ -158,6 +177,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for _, stop := range a.stopStreams {
 		wg.Go(func() { stop(ctx) })
+	}
+	if p := a.pprof.Load(); p != nil {
+		wg.Go(func() { p.stop(ctx) })
 	}
 	err := a.fiber.ShutdownWithContext(ctx)
 	wg.Wait()

@@ -1,4 +1,4 @@
-package main
+package streams
 
 import (
 	"context"
@@ -42,7 +42,7 @@ func (*wsMode) route() string { return "/ws/" }
 
 // startUpstream runs the echo server in this process, with buffers as
 // small as the gateway's so that it is not the bottleneck of either run.
-func (m *wsMode) startUpstream(ctx context.Context, c config) (string, func(), error) {
+func (m *wsMode) startUpstream(ctx context.Context, c Config) (string, func(), error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", nil, err

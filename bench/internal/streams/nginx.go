@@ -1,4 +1,4 @@
-package main
+package streams
 
 import (
 	"context"
@@ -7,7 +7,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
+
+	"gateway/bench/internal/launch"
+	"gateway/bench/internal/proc"
 )
 
 // nginxConf proxies the mode's route for the bench service to the upstream
@@ -52,7 +54,7 @@ func (t *target) startNginx(_ context.Context, port int, route, upURL string) er
 	if err != nil {
 		return err
 	}
-	soft, _, err := raiseFileLimit()
+	soft, _, err := launch.RaiseFileLimit()
 	if err != nil {
 		return err
 	}
@@ -67,45 +69,6 @@ func (t *target) startNginx(_ context.Context, port int, route, upURL string) er
 	if err := t.run(exec.Command("nginx", "-p", t.dir, "-c", conf, "-e", filepath.Join(t.dir, "error.log")), os.Environ()); err != nil {
 		return err
 	}
-	t.pids = func() []int { return append([]int{t.cmd.Process.Pid}, childrenOf(t.cmd.Process.Pid)...) }
+	t.pids = func() []int { return proc.Tree(t.cmd.Process.Pid) }
 	return nil
-}
-
-// childrenOf returns the processes whose parent is pid, from /proc.
-func childrenOf(pid int) []int {
-	entries, _ := os.ReadDir("/proc")
-	var out []int
-	for _, e := range entries {
-		child, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		if parentOf(child) == pid {
-			out = append(out, child)
-		}
-	}
-	return out
-}
-
-// parentOf returns the parent pid of pid, or 0.
-func parentOf(pid int) int {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	var (
-		p     int
-		state string
-	)
-	// After "pid (comm) ": state, ppid. comm may hold spaces, so start
-	// after its closing parenthesis.
-	for i := len(b) - 1; i >= 0; i-- {
-		if b[i] == ')' {
-			if _, err := fmt.Sscanf(string(b[i+1:]), " %s %d", &state, &p); err != nil {
-				return 0
-			}
-			return p
-		}
-	}
-	return 0
 }

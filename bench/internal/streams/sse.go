@@ -1,4 +1,4 @@
-package main
+package streams
 
 import (
 	"bufio"
@@ -24,7 +24,7 @@ func (sseMode) name() string  { return "sse" }
 func (sseMode) route() string { return "/sse/" }
 
 // startUpstream runs the event-stream server in this process.
-func (sseMode) startUpstream(ctx context.Context, c config) (string, func(), error) {
+func (sseMode) startUpstream(ctx context.Context, c Config) (string, func(), error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", nil, err

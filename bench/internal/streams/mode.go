@@ -1,4 +1,4 @@
-package main
+package streams
 
 import (
 	"context"
@@ -17,7 +17,7 @@ type mode interface {
 	route() string
 	// startUpstream starts the loopback upstream; it returns the base URL
 	// that goes into UPSTREAMS and a function stopping it.
-	startUpstream(ctx context.Context, c config) (baseURL string, stop func(), err error)
+	startUpstream(ctx context.Context, c Config) (baseURL string, stop func(), err error)
 	// open establishes connection i through the proxy at addr and returns
 	// once it is ready (response headers read, upgrade done). It keeps the
 	// connection in a goroutine until ctx ends, recording each message's
@@ -66,7 +66,7 @@ func (r *recorder) message(delayNanos int64) {
 }
 
 // openAll opens c.n connections, c.parallel at a time.
-func openAll(ctx context.Context, c config, m mode, d *dialer, addr string, rec *recorder) (opened, failed int, firstErr error) {
+func openAll(ctx context.Context, c Config, m mode, d *dialer, addr string, rec *recorder) (opened, failed int, firstErr error) {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, c.parallel)

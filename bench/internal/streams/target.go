@@ -1,18 +1,18 @@
-package main
+package streams
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
+
+	"gateway/bench/internal/proc"
 )
 
 // service is the service name the upstream is configured under.
@@ -31,7 +31,7 @@ type target struct {
 
 // startTarget starts the proxy named by c.target in front of upURL and waits
 // until it answers.
-func startTarget(ctx context.Context, c config, route, upURL string) (*target, error) {
+func startTarget(ctx context.Context, c Config, route, upURL string) (*target, error) {
 	dir, err := os.MkdirTemp("", "streams-bench-")
 	if err != nil {
 		return nil, err
@@ -60,22 +60,11 @@ func startTarget(ctx context.Context, c config, route, upURL string) (*target, e
 	return t, nil
 }
 
-// startGateway builds (unless c.binary is set) and runs the gateway, with
-// its working directory in the scratch directory so no .env is read.
-func (t *target) startGateway(ctx context.Context, c config, port int, upURL string) error {
+// startGateway runs the gateway binary c.binary (Run builds one when
+// none is given), with its working directory in the scratch directory so
+// no .env is read.
+func (t *target) startGateway(_ context.Context, c Config, port int, upURL string) error {
 	bin := c.binary
-	if bin == "" {
-		repo, err := repoRoot(c.repo)
-		if err != nil {
-			return err
-		}
-		bin = filepath.Join(t.dir, "gateway")
-		build := exec.CommandContext(ctx, "go", "build", "-o", bin, ".")
-		build.Dir, build.Stdout, build.Stderr = repo, os.Stderr, os.Stderr
-		if err := build.Run(); err != nil {
-			return fmt.Errorf("building the gateway: %w", err)
-		}
-	}
 	ups, _ := json.Marshal(map[string][]string{service: {upURL}})
 	env := append(os.Environ(),
 		"PORT="+strconv.Itoa(port), "HOST=127.0.0.1", "APP_ENV=development",
@@ -96,7 +85,9 @@ func (t *target) run(cmd *exec.Cmd, env []string) error {
 		return err
 	}
 	cmd.Dir, cmd.Env, cmd.Stdout, cmd.Stderr = t.dir, env, logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // stop reaches every process it starts
+	// stop reaches every process it starts; the kernel kills it should the
+	// harness die without stopping it
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		logf.Close()
 		return fmt.Errorf("starting %s: %w", t.name, err)
@@ -133,7 +124,7 @@ func (t *target) waitReady(ctx context.Context, route string) error {
 }
 
 // sample reads the target's memory and CPU.
-func (t *target) sample() (procSample, error) { return sampleProcs(t.pids()) }
+func (t *target) sample() (proc.Sample, error) { return proc.Read(t.pids()) }
 
 // stop ends the target's process group (SIGTERM, then SIGKILL after 10 s)
 // and removes the scratch directory.
@@ -158,26 +149,4 @@ func (t *target) logTail() string {
 		b = b[len(b)-2000:]
 	}
 	return string(b)
-}
-
-// repoRoot returns dir, or the nearest directory up from the working one
-// holding the gateway's go.mod.
-func repoRoot(dir string) (string, error) {
-	if dir != "" {
-		return dir, nil
-	}
-	d, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if b, err := os.ReadFile(filepath.Join(d, "go.mod")); err == nil && strings.HasPrefix(string(b), "module gateway\n") {
-			return d, nil
-		}
-		parent := filepath.Dir(d)
-		if parent == d {
-			return "", errors.New("gateway repository not found above the working directory; pass -repo")
-		}
-		d = parent
-	}
 }

@@ -1,4 +1,4 @@
-package main
+package streams
 
 import (
 	"context"
@@ -7,26 +7,8 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 )
-
-// raiseFileLimit raises this process's soft open-file limit to the hard
-// one: the tool holds two descriptors per connection (client and upstream
-// ends).
-func raiseFileLimit() (soft, hard uint64, err error) {
-	var lim syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-		return 0, 0, fmt.Errorf("reading the open-file limit: %w", err)
-	}
-	if lim.Cur < lim.Max {
-		lim.Cur = lim.Max
-		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
-			return 0, 0, fmt.Errorf("raising the open-file limit: %w", err)
-		}
-	}
-	return uint64(lim.Cur), uint64(lim.Max), nil // int64 on some BSDs
-}
 
 // dialer opens the client connections. One source address has only the
 // ephemeral port range to connect from to one destination, so when more

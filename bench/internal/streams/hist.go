@@ -1,4 +1,4 @@
-package main
+package streams
 
 import (
 	"sync/atomic"
