@@ -2,37 +2,28 @@ package tracing
 
 import (
 	"context"
-	"errors"
 	"net/netip"
-	"time"
+	"strconv"
 
 	"github.com/valyala/fasthttp"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.39.0"
 	"go.opentelemetry.io/otel/trace"
 
 	"gateway/internal/tracecontext"
 )
 
-// Attribute and event names of the gateway's own (not in the semantic
-// conventions): how a stream ended and how much passed through it.
-const (
-	EventStreamEnd       = "stream.end"
-	AttrStreamDuration   = "gateway.stream.duration" // seconds, as semantic-convention durations
-	AttrStreamEndReason  = "gateway.stream.end_reason"
-	AttrStreamMessages   = "gateway.stream.messages" // WebSocket messages or SSE events
-	AttrUpstreamAttempts = "http.request.resend_count"
-)
-
 // Span is one span of a request. The zero Span, which a nil *Tracer
-// returns, does nothing: every method checks that first and makes no SDK
-// call. A Span is a small value; pass it, do not share it between
-// goroutines that end it.
+// returns (export off), does nothing: every method checks that first and
+// makes no SDK call. A Span is a small value; copies name the same span.
+// End it once, from one goroutine.
 type Span struct {
-	span   trace.Span
-	method string
-	server bool
+	span trace.Span // nil: the zero Span
+	t    *Tracer
+	m    method
+	kind trace.SpanKind
 }
 
 // Recording reports whether s will be exported (export on and sampled).
@@ -40,37 +31,56 @@ func (s Span) Recording() bool { return s.span != nil && s.span.IsRecording() }
 
 // StartServer starts the server span of one request, with tc's ids: its
 // trace id, tc.Parent as the remote parent when the caller sent one, and
-// tc.Span as its own id (the parent-id the upstream will receive). It sets
-// tc.Flags to the sampler's decision, so the upstream hears it. Attributes
-// follow the HTTP server semantic conventions (http.request.method,
-// url.path, http.route, client.address, user_agent.original); route is
-// the route template ("/api/:service/*") and client the client address as
-// the gateway determined it (trusted proxies considered).
+// tc.Span as its own id, the parent-id the upstream receives when no client
+// span comes between. It sets tc.Flags to the sampler's decision, so that
+// the upstream hears it. Attributes follow the HTTP server semantic
+// conventions: http.request.method, url.path, url.scheme, http.route (the
+// route template, "/api/:service/*"), client.address (the client as the
+// gateway determined it, trusted proxies considered; left out when
+// invalid) and user_agent.original. With export off it returns the zero
+// Span and leaves tc alone.
 func (t *Tracer) StartServer(tc *tracecontext.Context, req *fasthttp.Request, route string, client netip.Addr) Span {
 	if t == nil {
 		return Span{}
 	}
-	method := string(req.Header.Method())
+	m := newMethod(req.Header.Method())
+	attrs := append(make([]attribute.KeyValue, 0, len(m.attrs)+5), m.attrs...)
+	attrs = append(attrs,
+		semconv.URLPath(string(req.URI().Path())),
+		semconv.URLScheme(string(req.URI().Scheme())),
+		semconv.HTTPRoute(route),
+		semconv.UserAgentOriginal(string(req.Header.UserAgent())),
+	)
+	if client.IsValid() {
+		attrs = append(attrs, semconv.ClientAddress(client.Unmap().String()))
+	}
+	return t.startRoot(tc, m.name+" "+route, m, trace.SpanKindServer, attrs)
+}
+
+// StartInternal starts a root span, with tc's ids, for work the gateway
+// does on its own: the cache's background refresh, under which the
+// refresh's upstream attempt gets its client span. It sets tc.Flags like
+// StartServer.
+func (t *Tracer) StartInternal(tc *tracecontext.Context, name string) Span {
+	if t == nil {
+		return Span{}
+	}
+	return t.startRoot(tc, name, method{}, trace.SpanKindInternal, nil)
+}
+
+// startRoot starts the gateway's top span of a trace context.
+func (t *Tracer) startRoot(tc *tracecontext.Context, name string, m method, kind trace.SpanKind, attrs []attribute.KeyValue) Span {
 	ctx := withIDs(context.Background(), tc)
 	if tc.Remote {
 		ctx = trace.ContextWithRemoteSpanContext(ctx, remoteParent(tc))
 	}
-	attrs := []attribute.KeyValue{
-		semconv.HTTPRequestMethodKey.String(method),
-		semconv.URLPath(string(req.URI().Path())),
-		semconv.HTTPRoute(route),
-		semconv.UserAgentOriginal(string(req.Header.UserAgent())),
-	}
-	if client.IsValid() {
-		attrs = append(attrs, semconv.ClientAddress(client.String()))
-	}
-	_, span := t.tracer.Start(ctx, method+" "+route, trace.WithSpanKind(trace.SpanKindServer), trace.WithAttributes(attrs...))
+	_, span := t.tracer.Start(ctx, name, trace.WithSpanKind(kind), trace.WithAttributes(attrs...))
 	if span.SpanContext().IsSampled() {
 		tc.Flags |= tracecontext.FlagSampled
 	} else {
 		tc.Flags &^= tracecontext.FlagSampled
 	}
-	return Span{span: span, method: method, server: true}
+	return Span{span: span, t: t, m: m, kind: kind}
 }
 
 // remoteParent is the caller's span as the SDK's span context.
@@ -91,31 +101,37 @@ func remoteParent(tc *tracecontext.Context) trace.SpanContext {
 
 // Attempt describes one upstream attempt for its client span.
 type Attempt struct {
-	Host  string // server.address: the upstream's host as configured
-	Port  int    // server.port
-	Retry int    // http.request.resend_count: 0 for the first attempt
+	Method string // http.request.method of the upstream request; "" = the server span's
+	Host   string // server.address: the upstream's host as configured
+	Port   int    // server.port
+	Retry  int    // http.request.resend_count: 0 for the first attempt (then not recorded)
 }
 
 // StartClient starts the client span of one upstream attempt under s and
-// returns it with the trace context to inject into that attempt's request
-// (its Span is the client span's id). With export off it returns the zero
-// Span and tc itself, so the upstream sees the gateway's span as parent.
+// returns it with the trace context to write into that attempt's request
+// (tracecontext's Inject or InjectNew): tc's trace, with the client span's
+// id as the upstream's parent. When s is not recording (export off, or
+// not sampled) it returns the zero Span and tc itself, so the upstream
+// sees the gateway's span as its parent, and nothing is allocated.
+// Attributes follow the HTTP client semantic conventions: server.address,
+// server.port, http.request.method, http.request.resend_count.
 func (s Span) StartClient(tc *tracecontext.Context, a Attempt) (Span, tracecontext.Context) {
-	if s.span == nil {
+	if !s.Recording() {
 		return Span{}, *tc
+	}
+	m := s.m
+	if a.Method != "" {
+		m = newMethod([]byte(a.Method))
 	}
 	child := tc.Child()
 	ctx := withIDs(trace.ContextWithSpan(context.Background(), s.span), &child)
-	attrs := []attribute.KeyValue{
-		semconv.HTTPRequestMethodKey.String(s.method),
-		semconv.ServerAddress(a.Host),
-		semconv.ServerPort(a.Port),
-	}
+	attrs := append(make([]attribute.KeyValue, 0, len(m.attrs)+3), m.attrs...)
+	attrs = append(attrs, semconv.ServerAddress(a.Host), semconv.ServerPort(a.Port))
 	if a.Retry > 0 {
-		attrs = append(attrs, attribute.Int(AttrUpstreamAttempts, a.Retry))
+		attrs = append(attrs, semconv.HTTPRequestResendCount(a.Retry))
 	}
-	_, span := s.span.TracerProvider().Tracer(scope).Start(ctx, s.method, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
-	return Span{span: span, method: s.method}, child
+	_, span := s.t.tracer.Start(ctx, m.name, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
+	return Span{span: span, t: s.t, m: m, kind: trace.SpanKindClient}, child
 }
 
 // SetPeer records network.peer.address: the address the attempt's
@@ -127,48 +143,40 @@ func (s Span) SetPeer(addr string) {
 	s.span.SetAttributes(semconv.NetworkPeerAddress(addr))
 }
 
-// RecordError marks s failed with the gateway's error message (the one its
-// JSON error body carries), as an exception event and the span's status.
+// RecordError marks s failed with the gateway's error message, the one
+// its JSON error body carries ("upstream timeout"): the span's status
+// description, error.type (the messages are a fixed set, so of bounded
+// cardinality, as error.type must be) and an exception event. End keeps
+// them.
 func (s Span) RecordError(msg string) {
 	if s.span == nil {
 		return
 	}
-	s.span.RecordError(errors.New(msg))
+	s.span.AddEvent(semconv.ExceptionEventName, trace.WithAttributes(semconv.ExceptionMessage(msg)))
+	s.span.SetAttributes(semconv.ErrorTypeKey.String(msg))
 	s.span.SetStatus(codes.Error, msg)
 }
 
 // End records the response status (http.response.status_code; 0 when none
-// was received) and ends s. Per the HTTP semantic conventions a 5xx marks a
-// server span failed, a 4xx or 5xx a client span.
+// was received) and ends s. Per the HTTP semantic conventions ("Status") a
+// 5xx marks a server span failed, a 4xx or 5xx a client span, with the
+// code as error.type, unless RecordError already said why.
 func (s Span) End(status int) {
 	if s.span == nil {
 		return
 	}
 	if status > 0 {
 		s.span.SetAttributes(semconv.HTTPResponseStatusCode(status))
-		if status >= 500 || (!s.server && status >= 400) {
+		if (status >= 500 || (s.kind == trace.SpanKindClient && status >= 400)) && !s.failed() {
+			s.span.SetAttributes(semconv.ErrorTypeKey.String(strconv.Itoa(status)))
 			s.span.SetStatus(codes.Error, "")
 		}
 	}
 	s.span.End()
 }
 
-// StreamEnd reports the end of the SSE stream or WebSocket bridge that s's
-// handshake opened (s already ended at the handshake): a span under s from
-// started to now, holding a stream.end event with how long the stream
-// lived, why it ended (e.g. "client closed", "upstream closed", "shutdown")
-// and how many messages or events passed.
-func (s Span) StreamEnd(started time.Time, reason string, messages int64) {
-	if s.span == nil {
-		return
-	}
-	now := time.Now()
-	ctx := trace.ContextWithSpan(context.Background(), s.span)
-	_, span := s.span.TracerProvider().Tracer(scope).Start(ctx, "stream", trace.WithTimestamp(started))
-	span.AddEvent(EventStreamEnd, trace.WithTimestamp(now), trace.WithAttributes(
-		attribute.Float64(AttrStreamDuration, now.Sub(started).Seconds()),
-		attribute.String(AttrStreamEndReason, reason),
-		attribute.Int64(AttrStreamMessages, messages),
-	))
-	span.End(trace.WithTimestamp(now))
+// failed reports whether RecordError set s's status.
+func (s Span) failed() bool {
+	ro, ok := s.span.(sdktrace.ReadOnlySpan)
+	return ok && ro.Status().Code == codes.Error
 }
