@@ -27,7 +27,7 @@ const (
 )
 
 // newTestTracer is New(o) that must export, shut down at the test's end.
-func newTestTracer(t *testing.T, o Options) *Tracer {
+func newTestTracer(t testing.TB, o Options) *Tracer {
 	t.Helper()
 	tr, err := New(o)
 	if err != nil {
@@ -41,7 +41,7 @@ func newTestTracer(t *testing.T, o Options) *Tracer {
 }
 
 // shutdown is tr.Shutdown within budget; its error is the caller's to judge.
-func shutdown(t *testing.T, tr *Tracer, budget time.Duration) error {
+func shutdown(t testing.TB, tr *Tracer, budget time.Duration) error {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), budget)
 	defer cancel()

@@ -94,3 +94,14 @@ func (e *countingExporter) ExportSpans(ctx context.Context, spans []sdktrace.Rea
 	}
 	return nil
 }
+
+// Shutdown closes the exporter. An error that only says ctx ran out is
+// dropped (Tracer.Shutdown reports that), others are logged; nil goes back
+// to the batch processor, which would hand an error to the SDK's global
+// handler.
+func (e *countingExporter) Shutdown(ctx context.Context) error {
+	if err := e.SpanExporter.Shutdown(ctx); err != nil && ctx.Err() == nil {
+		e.opts.Logger.Warn("closing the span exporter", "endpoint", e.opts.Endpoint, "error", err.Error())
+	}
+	return nil
+}

@@ -47,7 +47,7 @@ type gotSpan struct {
 
 // newHTTPReceiver starts an OTLP/HTTP receiver on loopback, closed at the
 // test's end.
-func newHTTPReceiver(t *testing.T, hang bool) *receiver {
+func newHTTPReceiver(t testing.TB, hang bool) *receiver {
 	t.Helper()
 	r := &receiver{notify: make(chan struct{}, 1), hang: hang}
 	srv := httptest.NewServer(http.HandlerFunc(r.serveHTTP))
@@ -114,7 +114,7 @@ func (g grpcService) Export(ctx context.Context, msg *coltracepb.ExportTraceServ
 
 // newGRPCReceiver starts an OTLP/gRPC receiver on loopback, stopped at the
 // test's end.
-func newGRPCReceiver(t *testing.T) *receiver {
+func newGRPCReceiver(t testing.TB) *receiver {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -15,19 +15,20 @@ import (
 	"gateway/internal/tracecontext"
 )
 
-// Span is one span of a request. The zero Span, which a nil *Tracer
-// returns (export off), does nothing: every method checks that first and
-// makes no SDK call. A Span is a small value; copies name the same span.
-// End it once, from one goroutine.
+// Span is one exported span of a request. A nil *Span, which a nil
+// *Tracer returns (export off) and so does a sampler that drops the trace,
+// does nothing: every method checks for nil in a wrapper small enough to
+// be inlined, so a call costs a compare and no SDK call. End a Span once,
+// from one goroutine.
 type Span struct {
-	span trace.Span // nil: the zero Span
+	span trace.Span
 	t    *Tracer
 	m    method
 	kind trace.SpanKind
 }
 
-// Recording reports whether s will be exported (export on and sampled).
-func (s Span) Recording() bool { return s.span != nil && s.span.IsRecording() }
+// Recording reports whether s is exported: export on and sampled.
+func (s *Span) Recording() bool { return s != nil }
 
 // StartServer starts the server span of one request, with tc's ids: its
 // trace id, tc.Parent as the remote parent when the caller sent one, and
@@ -37,12 +38,17 @@ func (s Span) Recording() bool { return s.span != nil && s.span.IsRecording() }
 // conventions: http.request.method, url.path, url.scheme, http.route (the
 // route template, "/api/:service/*"), client.address (the client as the
 // gateway determined it, trusted proxies considered; left out when
-// invalid) and user_agent.original. With export off it returns the zero
-// Span and leaves tc alone.
-func (t *Tracer) StartServer(tc *tracecontext.Context, req *fasthttp.Request, route string, client netip.Addr) Span {
+// invalid) and user_agent.original. With export off it returns nil and
+// leaves tc alone; unsampled, it returns nil.
+func (t *Tracer) StartServer(tc *tracecontext.Context, req *fasthttp.Request, route string, client netip.Addr) *Span {
 	if t == nil {
-		return Span{}
+		return nil
 	}
+	return t.startServer(tc, req, route, client)
+}
+
+// startServer is StartServer with export on.
+func (t *Tracer) startServer(tc *tracecontext.Context, req *fasthttp.Request, route string, client netip.Addr) *Span {
 	m := newMethod(req.Header.Method())
 	attrs := append(make([]attribute.KeyValue, 0, len(m.attrs)+5), m.attrs...)
 	attrs = append(attrs,
@@ -60,27 +66,27 @@ func (t *Tracer) StartServer(tc *tracecontext.Context, req *fasthttp.Request, ro
 // StartInternal starts a root span, with tc's ids, for work the gateway
 // does on its own: the cache's background refresh, under which the
 // refresh's upstream attempt gets its client span. It sets tc.Flags like
-// StartServer.
-func (t *Tracer) StartInternal(tc *tracecontext.Context, name string) Span {
+// StartServer, and returns nil likewise.
+func (t *Tracer) StartInternal(tc *tracecontext.Context, name string) *Span {
 	if t == nil {
-		return Span{}
+		return nil
 	}
 	return t.startRoot(tc, name, method{}, trace.SpanKindInternal, nil)
 }
 
 // startRoot starts the gateway's top span of a trace context.
-func (t *Tracer) startRoot(tc *tracecontext.Context, name string, m method, kind trace.SpanKind, attrs []attribute.KeyValue) Span {
+func (t *Tracer) startRoot(tc *tracecontext.Context, name string, m method, kind trace.SpanKind, attrs []attribute.KeyValue) *Span {
 	ctx := withIDs(context.Background(), tc)
 	if tc.Remote {
 		ctx = trace.ContextWithRemoteSpanContext(ctx, remoteParent(tc))
 	}
 	_, span := t.tracer.Start(ctx, name, trace.WithSpanKind(kind), trace.WithAttributes(attrs...))
-	if span.SpanContext().IsSampled() {
-		tc.Flags |= tracecontext.FlagSampled
-	} else {
+	if !span.IsRecording() {
 		tc.Flags &^= tracecontext.FlagSampled
+		return nil // a non-recording SDK span needs no End
 	}
-	return Span{span: span, t: t, m: m, kind: kind}
+	tc.Flags |= tracecontext.FlagSampled
+	return &Span{span: span, t: t, m: m, kind: kind}
 }
 
 // remoteParent is the caller's span as the SDK's span context.
@@ -110,15 +116,19 @@ type Attempt struct {
 // StartClient starts the client span of one upstream attempt under s and
 // returns it with the trace context to write into that attempt's request
 // (tracecontext's Inject or InjectNew): tc's trace, with the client span's
-// id as the upstream's parent. When s is not recording (export off, or
-// not sampled) it returns the zero Span and tc itself, so the upstream
-// sees the gateway's span as its parent, and nothing is allocated.
+// id as the upstream's parent. A nil s returns nil and tc itself, so the
+// upstream sees the gateway's span as its parent, and allocates nothing.
 // Attributes follow the HTTP client semantic conventions: server.address,
 // server.port, http.request.method, http.request.resend_count.
-func (s Span) StartClient(tc *tracecontext.Context, a Attempt) (Span, tracecontext.Context) {
-	if !s.Recording() {
-		return Span{}, *tc
+func (s *Span) StartClient(tc *tracecontext.Context, a Attempt) (*Span, tracecontext.Context) {
+	if s == nil {
+		return nil, *tc
 	}
+	return s.startClient(tc, a)
+}
+
+// startClient is StartClient of a span being exported.
+func (s *Span) startClient(tc *tracecontext.Context, a Attempt) (*Span, tracecontext.Context) {
 	m := s.m
 	if a.Method != "" {
 		m = newMethod([]byte(a.Method))
@@ -131,27 +141,33 @@ func (s Span) StartClient(tc *tracecontext.Context, a Attempt) (Span, traceconte
 		attrs = append(attrs, semconv.HTTPRequestResendCount(a.Retry))
 	}
 	_, span := s.t.tracer.Start(ctx, m.name, trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...))
-	return Span{span: span, t: s.t, m: m, kind: trace.SpanKindClient}, child
+	return &Span{span: span, t: s.t, m: m, kind: trace.SpanKindClient}, child
 }
 
 // SetPeer records network.peer.address: the address the attempt's
 // connection went to (fasthttp's Response.RemoteAddr), once known.
-func (s Span) SetPeer(addr string) {
-	if s.span == nil || addr == "" {
-		return
+func (s *Span) SetPeer(addr string) {
+	if s != nil && addr != "" {
+		s.setPeer(addr)
 	}
-	s.span.SetAttributes(semconv.NetworkPeerAddress(addr))
 }
+
+// setPeer is SetPeer of a span being exported.
+func (s *Span) setPeer(addr string) { s.span.SetAttributes(semconv.NetworkPeerAddress(addr)) }
 
 // RecordError marks s failed with the gateway's error message, the one
 // its JSON error body carries ("upstream timeout"): the span's status
 // description, error.type (the messages are a fixed set, so of bounded
 // cardinality, as error.type must be) and an exception event. End keeps
 // them.
-func (s Span) RecordError(msg string) {
-	if s.span == nil {
-		return
+func (s *Span) RecordError(msg string) {
+	if s != nil {
+		s.recordError(msg)
 	}
+}
+
+// recordError is RecordError of a span being exported.
+func (s *Span) recordError(msg string) {
 	s.span.AddEvent(semconv.ExceptionEventName, trace.WithAttributes(semconv.ExceptionMessage(msg)))
 	s.span.SetAttributes(semconv.ErrorTypeKey.String(msg))
 	s.span.SetStatus(codes.Error, msg)
@@ -161,10 +177,14 @@ func (s Span) RecordError(msg string) {
 // was received) and ends s. Per the HTTP semantic conventions ("Status") a
 // 5xx marks a server span failed, a 4xx or 5xx a client span, with the
 // code as error.type, unless RecordError already said why.
-func (s Span) End(status int) {
-	if s.span == nil {
-		return
+func (s *Span) End(status int) {
+	if s != nil {
+		s.end(status)
 	}
+}
+
+// end is End of a span being exported.
+func (s *Span) end(status int) {
 	if status > 0 {
 		s.span.SetAttributes(semconv.HTTPResponseStatusCode(status))
 		if (status >= 500 || (s.kind == trace.SpanKindClient && status >= 400)) && !s.failed() {
@@ -176,7 +196,7 @@ func (s Span) End(status int) {
 }
 
 // failed reports whether RecordError set s's status.
-func (s Span) failed() bool {
+func (s *Span) failed() bool {
 	ro, ok := s.span.(sdktrace.ReadOnlySpan)
 	return ok && ro.Status().Code == codes.Error
 }

@@ -34,14 +34,15 @@ const spanStream = "stream"
 // ended span takes no more events, so StreamEnd adds a span under s that
 // runs from started (the stream's start) to now, holding one event with
 // how long the stream lived, why it ended (a Reason* value) and how many
-// messages or events passed. With export off, or s unsampled, it does
-// nothing.
-func (s Span) StreamEnd(started time.Time, reason string, messages int64) {
-	// s has ended, so IsRecording is false by now: its sampled flag says
-	// whether it was exported.
-	if s.span == nil || !s.span.SpanContext().IsSampled() {
-		return
+// messages or events passed. A nil s does nothing.
+func (s *Span) StreamEnd(started time.Time, reason string, messages int64) {
+	if s != nil {
+		s.streamEnd(started, reason, messages)
 	}
+}
+
+// streamEnd is StreamEnd of a span being exported.
+func (s *Span) streamEnd(started time.Time, reason string, messages int64) {
 	now := time.Now()
 	ctx := trace.ContextWithSpan(context.Background(), s.span)
 	_, span := s.t.tracer.Start(ctx, spanStream, trace.WithTimestamp(started))
