@@ -1,6 +1,7 @@
 package tracing
 
 import (
+	"net"
 	"net/netip"
 	"testing"
 	"time"
@@ -16,9 +17,10 @@ func BenchmarkOff(b *testing.B) {
 	req, tc := incoming(clientHeader, "")
 	defer fasthttp.ReleaseRequest(req)
 	client := netip.MustParseAddr("192.0.2.7")
+	peer := net.Addr(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9001})
 	b.ReportAllocs()
 	for b.Loop() {
-		offRequest(tr, &tc, req, client)
+		offRequest(tr, &tc, req, client, peer)
 	}
 }
 
@@ -34,11 +36,12 @@ func BenchmarkOn(b *testing.B) {
 	req, tc := incoming(clientHeader, "")
 	defer fasthttp.ReleaseRequest(req)
 	client := netip.MustParseAddr("192.0.2.7")
+	peer := net.Addr(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9001})
 	b.ReportAllocs()
 	for b.Loop() {
 		srv := tr.StartServer(&tc, req, apiRoute, client)
 		cli, _ := srv.StartClient(&tc, Attempt{Host: "users.internal", Port: 9001})
-		cli.SetPeer("127.0.0.1:9001")
+		cli.SetPeer(peer)
 		cli.End(200)
 		srv.End(200)
 	}

@@ -24,8 +24,9 @@ func withIDs(ctx context.Context, tc *tracecontext.Context) context.Context {
 }
 
 // ids is the SDK's IDGenerator: it hands out the ids package tracecontext
-// made, so the exported span is the one the upstream names as its parent.
-// A span started without them (none is, in the gateway) gets fresh ones.
+// made, so that the exported span is the one the upstream names as its
+// parent. A span started without them (the stream span of StreamEnd) gets
+// fresh ones from tracecontext's generator.
 type ids struct{}
 
 // NewIDs returns the root span's trace and span ids.

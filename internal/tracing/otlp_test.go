@@ -111,7 +111,7 @@ func TestExportHTTP(t *testing.T) {
 
 	srv := tr.StartServer(&tc, req, apiRoute, netip.MustParseAddr("::ffff:192.0.2.7"))
 	cli, out := srv.StartClient(&tc, Attempt{Host: "users.internal", Port: 9001, Retry: 1})
-	cli.SetPeer("127.0.0.1:9001")
+	cli.SetPeer(&net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9001})
 	cli.End(503)
 	srv.RecordError("upstream unavailable")
 	srv.End(503)
@@ -158,7 +158,7 @@ func TestExportHTTP(t *testing.T) {
 	})
 	wantAttrs(t, "client span", attrMap(client.GetAttributes()), map[string]string{
 		"http.request.method": "GET", "server.address": "users.internal", "server.port": "9001",
-		"network.peer.address": "127.0.0.1:9001", "http.request.resend_count": "1",
+		"network.peer.address": "127.0.0.1", "network.peer.port": "9001", "http.request.resend_count": "1",
 		"http.response.status_code": "503", "error.type": "503",
 	})
 	if st := server.GetStatus(); st.GetCode() != tracepb.Status_STATUS_CODE_ERROR || st.GetMessage() != "upstream unavailable" {

@@ -2,6 +2,7 @@ package tracing
 
 import (
 	"context"
+	"net"
 	"net/netip"
 	"strconv"
 
@@ -144,16 +145,24 @@ func (s *Span) startClient(tc *tracecontext.Context, a Attempt) (*Span, tracecon
 	return &Span{span: span, t: s.t, m: m, kind: trace.SpanKindClient}, child
 }
 
-// SetPeer records network.peer.address: the address the attempt's
-// connection went to (fasthttp's Response.RemoteAddr), once known.
-func (s *Span) SetPeer(addr string) {
-	if s != nil && addr != "" {
+// SetPeer records network.peer.address and network.peer.port: where the
+// attempt's connection went (fasthttp's Response.RemoteAddr, the upstream
+// WebSocket's RemoteAddr), once known. It takes the net.Addr, not its
+// text, so that a caller with export off formats nothing.
+func (s *Span) SetPeer(addr net.Addr) {
+	if s != nil && addr != nil {
 		s.setPeer(addr)
 	}
 }
 
 // setPeer is SetPeer of a span being exported.
-func (s *Span) setPeer(addr string) { s.span.SetAttributes(semconv.NetworkPeerAddress(addr)) }
+func (s *Span) setPeer(addr net.Addr) {
+	if ap, err := netip.ParseAddrPort(addr.String()); err == nil {
+		s.span.SetAttributes(semconv.NetworkPeerAddress(ap.Addr().Unmap().String()), semconv.NetworkPeerPort(int(ap.Port())))
+		return
+	}
+	s.span.SetAttributes(semconv.NetworkPeerAddress(addr.String()))
+}
 
 // RecordError marks s failed with the gateway's error message, the one
 // its JSON error body carries ("upstream timeout"): the span's status
