@@ -2,7 +2,6 @@ package tracing
 
 import (
 	"context"
-	"errors"
 	"net"
 	"net/netip"
 	"testing"
@@ -216,6 +215,80 @@ func TestExportGRPC(t *testing.T) {
 	}
 }
 
+// TestAttempts: each upstream attempt is a client span of its own under
+// the server span, and each attempt's traceparent names its own span; the
+// failed first attempt carries the gateway's error and no status code, the
+// retry its resend count.
+func TestAttempts(t *testing.T) {
+	rcv := newHTTPReceiver(t, false)
+	tr := newTestTracer(t, Options{Endpoint: rcv.URL + "/v1/traces", BatchTimeout: time.Hour})
+	req, tc := incoming(clientHeader, "")
+	defer fasthttp.ReleaseRequest(req)
+	srv := tr.StartServer(&tc, req, apiRoute, netip.Addr{})
+	first, out1 := srv.StartClient(&tc, Attempt{Host: "a.internal", Port: 9001})
+	first.RecordError("upstream unreachable")
+	first.End(0)
+	second, out2 := srv.StartClient(&tc, Attempt{Host: "b.internal", Port: 9002, Retry: 1})
+	second.End(200)
+	srv.End(200)
+	if err := shutdown(t, tr, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	spans, _ := rcv.got()
+	byID := map[string]gotSpan{}
+	for _, s := range spans {
+		byID[hexID(s.GetSpanId())] = s
+	}
+	a, b := byID[out1.Span.String()], byID[out2.Span.String()]
+	if len(spans) != 3 || a.Span == nil || b.Span == nil || out1.Span == out2.Span {
+		t.Fatalf("spans %v: want the server span and one client span per attempt, named by its traceparent", spans)
+	}
+	for _, c := range []gotSpan{a, b} {
+		if c.GetKind() != tracepb.Span_SPAN_KIND_CLIENT || hexID(c.GetParentSpanId()) != tc.Span.String() {
+			t.Errorf("attempt span %v: want a client span under the server span %s", c, tc.Span)
+		}
+	}
+	attrsA, attrsB := attrMap(a.GetAttributes()), attrMap(b.GetAttributes())
+	wantAttrs(t, "first attempt", attrsA, map[string]string{"server.address": "a.internal", "error.type": "upstream unreachable"})
+	wantAttrs(t, "retry", attrsB, map[string]string{"server.address": "b.internal", "http.request.resend_count": "1", "http.response.status_code": "200"})
+	if _, ok := attrsA["http.response.status_code"]; ok {
+		t.Errorf("first attempt got no response but records a status code: %v", attrsA)
+	}
+	if _, ok := attrsA["http.request.resend_count"]; ok {
+		t.Errorf("first attempt records a resend count: %v", attrsA)
+	}
+	if a.GetStatus().GetMessage() != "upstream unreachable" || b.GetStatus().GetCode() == tracepb.Status_STATUS_CODE_ERROR {
+		t.Errorf("statuses %v and %v: want the first failed with the gateway's message, the retry not", a.GetStatus(), b.GetStatus())
+	}
+}
+
+// TestInternal: the cache's background refresh is a root span of the
+// gateway's own trace, with the refresh's upstream attempt under it.
+func TestInternal(t *testing.T) {
+	rcv := newHTTPReceiver(t, false)
+	tr := newTestTracer(t, Options{Endpoint: rcv.URL + "/v1/traces", BatchTimeout: time.Hour})
+	tc := tracecontext.Start(nil, nil)
+	root := tr.StartInternal(&tc, "cache refresh")
+	cli, out := root.StartClient(&tc, Attempt{Method: "GET", Host: "u", Port: 1})
+	cli.End(200)
+	root.End(0)
+	if err := shutdown(t, tr, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	spans, _ := rcv.got()
+	k := byKind(t, spans)
+	in, client := k[tracepb.Span_SPAN_KIND_INTERNAL], k[tracepb.Span_SPAN_KIND_CLIENT]
+	if len(spans) != 2 || in.Span == nil || client.Span == nil {
+		t.Fatalf("spans %v, want the refresh's and its attempt's", spans)
+	}
+	if len(in.GetParentSpanId()) != 0 || hexID(in.GetTraceId()) != tc.TraceID.String() || hexID(in.GetSpanId()) != tc.Span.String() {
+		t.Errorf("refresh span %v: want a root with the trace context's ids", in)
+	}
+	if hexID(client.GetParentSpanId()) != tc.Span.String() || hexID(client.GetSpanId()) != out.Span.String() || client.GetName() != "GET" {
+		t.Errorf("attempt span %v: want GET under the refresh span, named by its traceparent", client)
+	}
+}
+
 // TestStreamEnd: the stream's span arrives under the handshake's span,
 // spanning the stream, with the end event's duration, reason and count.
 func TestStreamEnd(t *testing.T) {
@@ -256,111 +329,5 @@ func TestStreamEnd(t *testing.T) {
 	}
 	if dur < 2 || dur > 60 {
 		t.Errorf("stream duration %v s, want about 2", dur)
-	}
-}
-
-// runs reports whether f returns within d: span calls must never wait
-// for the collector. A deadline, not a timing: a blocked call never returns.
-func runs(f func(), d time.Duration) bool {
-	done := make(chan struct{})
-	go func() { defer close(done); f() }()
-	select {
-	case <-done:
-		return true
-	case <-time.After(d):
-		return false
-	}
-}
-
-// requests ends n request-shaped span pairs.
-func requests(tr *Tracer, n int) {
-	req, _ := incoming(clientHeader, "")
-	defer fasthttp.ReleaseRequest(req)
-	for range n {
-		tc := tracecontext.FromRequest(&req.Header)
-		srv := tr.StartServer(&tc, req, apiRoute, netip.Addr{})
-		cli, _ := srv.StartClient(&tc, Attempt{Host: "u", Port: 1})
-		cli.End(200)
-		srv.End(200)
-	}
-}
-
-// TestDeadCollector: with nothing listening at the endpoint, requests go
-// on at once, the lost spans are counted, and Shutdown keeps its budget.
-func TestDeadCollector(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // a closed port: connections are refused
-	tr, err := New(Options{Endpoint: "http://" + addr + "/v1/traces", MaxQueue: 16, BatchSize: 4, BatchTimeout: time.Millisecond, ExportTimeout: 30 * time.Second})
-	if err != nil || tr == nil {
-		t.Fatal(tr, err)
-	}
-	if !runs(func() { requests(tr, 2000) }, 10*time.Second) {
-		t.Fatal("span calls waited for a dead collector")
-	}
-	if st := tr.Stats(); st.Dropped == 0 {
-		t.Errorf("stats %+v: 4000 spans against a dead collector and none dropped", st)
-	}
-	var err2 error
-	if !runs(func() { err2 = shutdown(t, tr, 300*time.Millisecond) }, 5*time.Second) {
-		t.Fatal("Shutdown overran its budget")
-	}
-	if err2 != nil && !errors.Is(err2, context.DeadlineExceeded) {
-		t.Errorf("Shutdown: %v, want nil or its budget's end", err2)
-	}
-	if st := tr.Stats(); st.Failed == 0 || st.Dropped+st.Failed > 4000 {
-		t.Errorf("stats %+v: want failed exports counted, no span counted twice", st)
-	}
-}
-
-// TestHangingCollector: a collector that takes a batch and never answers
-// blocks nothing: the queue fills to its bound, every span past it is
-// dropped and counted exactly, and Shutdown returns at its budget's end
-// without leaving the stuck export behind (TestMain's leak check).
-func TestHangingCollector(t *testing.T) {
-	rcv := newHTTPReceiver(t, true)
-	const maxQueue = 4
-	tr, err := New(Options{Endpoint: rcv.URL + "/v1/traces", MaxQueue: maxQueue, BatchSize: 1, BatchTimeout: time.Millisecond, ExportTimeout: time.Minute})
-	if err != nil || tr == nil {
-		t.Fatal(tr, err)
-	}
-	req, tc := incoming(clientHeader, "")
-	defer fasthttp.ReleaseRequest(req)
-	tr.StartServer(&tc, req, apiRoute, netip.Addr{}).End(200)
-	rcv.waitRequests(t, 1) // the exporter is stuck on the first span
-
-	const n = 100
-	if !runs(func() {
-		for range n {
-			tr.StartServer(&tc, req, apiRoute, netip.Addr{}).End(200)
-		}
-	}, 10*time.Second) {
-		t.Fatal("span calls waited for a hanging collector")
-	}
-	if got := tr.Stats().Dropped; got != n-maxQueue {
-		t.Errorf("dropped %d spans, want %d: %d sent, queue of %d, one batch in flight", got, n-maxQueue, n, maxQueue)
-	}
-	var err2 error
-	if !runs(func() { err2 = shutdown(t, tr, 200*time.Millisecond) }, 5*time.Second) {
-		t.Fatal("Shutdown overran its budget")
-	}
-	if !errors.Is(err2, context.DeadlineExceeded) {
-		t.Errorf("Shutdown: %v, want its budget's end", err2)
-	}
-	waitFor(t, "the abandoned spans counted as failed", func() bool { return tr.Stats().Failed == 1+maxQueue })
-}
-
-// waitFor polls cond until it holds, failing the test after a deadline.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
