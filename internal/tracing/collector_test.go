@@ -40,7 +40,8 @@ func requests(tr *Tracer, n int) {
 }
 
 // TestDeadCollector: with nothing listening at the endpoint, requests go
-// on at once, the lost spans are counted, and Shutdown keeps its budget.
+// on at once, every lost span is counted once, and Shutdown keeps its
+// budget.
 func TestDeadCollector(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -55,9 +56,6 @@ func TestDeadCollector(t *testing.T) {
 	if !runs(func() { requests(tr, 2000) }, 10*time.Second) {
 		t.Fatal("span calls waited for a dead collector")
 	}
-	if st := tr.Stats(); st.Dropped == 0 {
-		t.Errorf("stats %+v: 4000 spans against a dead collector and none dropped", st)
-	}
 	var err2 error
 	if !runs(func() { err2 = shutdown(t, tr, 300*time.Millisecond) }, 5*time.Second) {
 		t.Fatal("Shutdown overran its budget")
@@ -65,9 +63,12 @@ func TestDeadCollector(t *testing.T) {
 	if err2 != nil && !errors.Is(err2, context.DeadlineExceeded) {
 		t.Errorf("Shutdown: %v, want nil or its budget's end", err2)
 	}
-	if st := tr.Stats(); st.Failed == 0 || st.Dropped+st.Failed > 4000 {
-		t.Errorf("stats %+v: want failed exports counted, no span counted twice", st)
-	}
+	// Every span is lost, and counted once: dropped at the full queue, or
+	// failed in an export (the last ones maybe just after Shutdown returned).
+	waitFor(t, "all 4000 spans counted as dropped or failed", func() bool {
+		st := tr.Stats()
+		return st.Dropped+st.Failed == 4000 && st.Failed > 0
+	})
 }
 
 // TestHangingCollector: a collector that takes a batch and never answers
