@@ -83,7 +83,7 @@ func (p *Proxy) Handle(c *fiber.Ctx) error {
 // upstream's, or the gateway's error) in c's response.
 func (p *Proxy) roundTrip(c *fiber.Ctx, svc *upstream.Service, req *fasthttp.Request) error {
 	ctx := c.Context()
-	lease, err := p.send(c, svc, req, &ctx.Response, (*upstream.Upstream).Client)
+	lease, err := p.send(c, svc, req, &ctx.Response, (*upstream.Upstream).Client, false)
 	if lease.Upstream() == nil {
 		return err
 	}
@@ -93,7 +93,8 @@ func (p *Proxy) roundTrip(c *fiber.Ctx, svc *upstream.Service, req *fasthttp.Req
 }
 
 // send sends req to an upstream of svc through the HostClient that client
-// returns for it, with the time to the response bounded by the proxy
+// returns for it (placed as a long-lived stream when stream is set, see
+// upstream.Service.PickStream), with the time to the response bounded by the proxy
 // timeout, and reads the answer into resp. A request that failed before
 // reaching its upstream is retried once on another one when it is
 // idempotent, carries no body and the retry budget allows.
@@ -103,16 +104,16 @@ func (p *Proxy) roundTrip(c *fiber.Ctx, svc *upstream.Service, req *fasthttp.Req
 // an answer it writes the gateway's error answer into c instead and returns
 // the zero Lease and the error of writing that answer.
 func (p *Proxy) send(c *fiber.Ctx, svc *upstream.Service, req *fasthttp.Request, resp *fasthttp.Response,
-	client func(*upstream.Upstream) *fasthttp.HostClient) (upstream.Lease, error) {
+	client func(*upstream.Upstream) *fasthttp.HostClient, stream bool) (upstream.Lease, error) {
 	ctx := c.Context()
 	// "*1" is the name Fiber gives the first wildcard; c.Params("*") builds
 	// that name with a string concatenation per call.
 	rest := c.Params("*1")
 	query := ctx.URI().QueryString()
-	r := retry{budget: p.pool.RetryBudget()}
+	r := retry{budget: p.pool.RetryBudget(), stream: stream}
 	defer r.end()
 	for {
-		lease, err := svc.Pick(r.tried)
+		lease, err := r.pick(svc)
 		if err != nil {
 			if r.retrying { // no other upstream to retry on: report the first failure
 				resp.Reset()

@@ -16,6 +16,17 @@ type retry struct {
 	tried    *upstream.Upstream // the upstream that failed, excluded from the retry
 	first    failure            // its failure: the answer when no other upstream is left
 	retrying bool
+	stream   bool // the request opens a long-lived stream (SSE, WebSocket)
+}
+
+// pick leases an upstream of svc for the next attempt: a stream is placed by
+// what upstreams hold open, a request by requests in flight and latency;
+// a retry excludes the upstream that failed.
+func (r *retry) pick(svc *upstream.Service) (upstream.Lease, error) {
+	if r.stream {
+		return svc.PickStream(r.tried)
+	}
+	return svc.Pick(r.tried)
 }
 
 // again reports whether the request, which failed with f on u, is retried;

@@ -133,7 +133,7 @@ func (s *SSE) Handle(c *fiber.Ctx) error {
 	clientClose := prepareRequest(req, ctx, s.proxy.trusted, nil)
 	resp := fasthttp.AcquireResponse()
 	start := time.Now()
-	lease, err := s.proxy.send(c, svc, req, resp, (*upstream.Upstream).StreamClient)
+	lease, err := s.proxy.send(c, svc, req, resp, (*upstream.Upstream).StreamClient, true)
 	ttfb := time.Since(start)
 	fasthttp.ReleaseRequest(req)
 	if lease.Upstream() == nil {

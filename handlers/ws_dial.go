@@ -105,10 +105,10 @@ func (p *pendingBridge) finishUnused() {
 // returns nil.
 func (w *WSBridge) dial(c *fiber.Ctx, svc *upstream.Service, path, query []byte) *pendingBridge {
 	header := w.upstreamHeader(c.Context())
-	r := retry{budget: w.pool.RetryBudget()}
+	r := retry{budget: w.pool.RetryBudget(), stream: true}
 	defer r.end()
 	for {
-		lease, err := svc.Pick(r.tried)
+		lease, err := r.pick(svc)
 		if err != nil {
 			w.counters.failures.Add(1)
 			if r.retrying { // no other upstream to retry on: report the first failure

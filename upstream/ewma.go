@@ -32,22 +32,29 @@ type peakEWMA struct {
 func (e *peakEWMA) init() { e.stamp.Store(unsampled) }
 
 // observe records a latency sample of rtt nanoseconds taken at now. A
-// failure's sample counts as no faster than the current cost, so it can
-// raise the cost or hold it but never lower it: a fast error (connection
-// refused, a quick 503) must not make a broken upstream look fast and
-// attract more traffic.
-func (e *peakEWMA) observe(now int64, rtt, tau float64, failure bool) {
+// penalty above 0 marks the sample as a failed attempt: it is taken as no
+// faster than penalty (and never lowers the cost), and it is averaged in
+// rather than adopted as a peak (its own latency still is). A fast error (connection refused, a quick
+// 500 or 429) must not make a broken upstream look fast and attract more
+// traffic (Finagle's and Linkerd's observation); averaging the penalty in
+// by the time since the previous sample makes the cost track the expected
+// cost of an attempt, latency on success and the penalty on failure, so an
+// upstream failing every attempt soon costs nearly the penalty while one
+// rare failure of a busy upstream moves it a little.
+func (e *peakEWMA) observe(now int64, rtt, tau, penalty float64) {
 	w := e.claim(now, tau)
 	for {
 		old := e.cost.Load()
 		c := math.Float64frombits(old)
-		r := rtt
-		if failure {
-			r = max(r, c)
-		}
-		next := c*w + r*(1-w)
-		if r > c {
-			next = r
+		var next float64
+		switch {
+		case penalty > 0:
+			r := max(rtt, penalty)
+			next = max(c, rtt, c*w+r*(1-w))
+		case rtt > c:
+			next = rtt
+		default:
+			next = c*w + rtt*(1-w)
 		}
 		if e.cost.CompareAndSwap(old, math.Float64bits(next)) {
 			return

@@ -12,24 +12,28 @@ func TestPeakEWMAObserve(t *testing.T) {
 	type obs struct {
 		after   time.Duration // time since the previous observation
 		rtt     float64
-		failure bool
+		penalty float64 // > 0: a failed attempt
 	}
 	tests := []struct {
 		name string
 		obs  []obs
 		want float64
 	}{
-		{"first sample is adopted", []obs{{0, ms(100), false}}, ms(100)},
-		{"first sample of zero", []obs{{time.Second, 0, false}}, 0},
-		{"spike is adopted at once", []obs{{0, ms(100), false}, {time.Second, ms(300), false}}, ms(300)},
-		{"improvement after tau weighs 1-1/e", []obs{{0, ms(300), false}, {10 * time.Second, ms(100), false}},
+		{"first sample is adopted", []obs{{0, ms(100), 0}}, ms(100)},
+		{"first sample of zero", []obs{{time.Second, 0, 0}}, 0},
+		{"spike is adopted at once", []obs{{0, ms(100), 0}, {time.Second, ms(300), 0}}, ms(300)},
+		{"improvement after tau weighs 1-1/e", []obs{{0, ms(300), 0}, {10 * time.Second, ms(100), 0}},
 			ms(300)*math.Exp(-1) + ms(100)*(1-math.Exp(-1))},
-		{"improvement with no time passed is ignored", []obs{{0, ms(300), false}, {0, ms(100), false}}, ms(300)},
-		{"long quiet then sample nearly replaces", []obs{{0, ms(300), false}, {time.Hour, ms(10), false}}, ms(10)},
-		{"fast failure does not lower cost", []obs{{0, ms(100), false}, {10 * time.Second, ms(1), true}}, ms(100)},
-		{"slow failure raises cost", []obs{{0, ms(100), false}, {time.Second, ms(500), true}}, ms(500)},
-		{"first sample as a failure", []obs{{0, ms(7), true}}, ms(7)},
-		{"a sample stamped before the last one only adds peaks", []obs{{0, ms(100), false}, {-5 * time.Second, ms(50), false}}, ms(100)},
+		{"improvement with no time passed is ignored", []obs{{0, ms(300), 0}, {0, ms(100), 0}}, ms(300)},
+		{"long quiet then sample nearly replaces", []obs{{0, ms(300), 0}, {time.Hour, ms(10), 0}}, ms(10)},
+		{"fast failure after tau weighs the penalty 1-1/e", []obs{{0, ms(100), 0}, {10 * time.Second, ms(1), ms(1000)}},
+			ms(100)*math.Exp(-1) + ms(1000)*(1-math.Exp(-1))},
+		{"fast failure with no time passed holds the cost", []obs{{0, ms(100), 0}, {0, ms(1), ms(1000)}}, ms(100)},
+		{"slow failure adopts its latency as a peak", []obs{{0, ms(100), 0}, {time.Second, ms(500), ms(1000)}}, ms(500)},
+		{"failure above the penalty is adopted", []obs{{0, ms(100), 0}, {time.Second, ms(2000), ms(1000)}}, ms(2000)},
+		{"first sample as a failure costs the penalty", []obs{{0, ms(7), ms(1000)}}, ms(1000)},
+		{"failures in a row approach the penalty", []obs{{0, ms(10), 0}, {time.Minute, ms(1), ms(1000)}}, ms(1000)*(1-math.Exp(-6)) + ms(10)*math.Exp(-6)},
+		{"a sample stamped before the last one only adds peaks", []obs{{0, ms(100), 0}, {-5 * time.Second, ms(50), 0}}, ms(100)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -38,7 +42,7 @@ func TestPeakEWMAObserve(t *testing.T) {
 			var now int64 = 1000
 			for _, o := range tt.obs {
 				now += int64(o.after)
-				e.observe(now, o.rtt, tau, o.failure)
+				e.observe(now, o.rtt, tau, o.penalty)
 			}
 			got, sampled := e.at(now, tau)
 			if !sampled {
@@ -58,7 +62,7 @@ func TestPeakEWMADecaysBetweenSamples(t *testing.T) {
 	if _, sampled := e.at(0, tau); sampled {
 		t.Fatal("new EWMA reports sampled")
 	}
-	e.observe(0, 200e6, tau, false)
+	e.observe(0, 200e6, tau, 0)
 	tests := []struct {
 		at   time.Duration
 		want float64

@@ -55,6 +55,13 @@ type Options struct {
 	// 1-1/e of its weight after Tau.
 	Tau time.Duration
 
+	// FailurePenalty is the latency a failed attempt (a transport error, a
+	// FailureStatus, or 429) counts as in the peak EWMA, so that fast
+	// failures do not make an upstream look fast; 0 means ProxyTimeout, the
+	// longest a healthy upstream could take before its answer counts as a
+	// timeout anyway.
+	FailurePenalty time.Duration
+
 	// Clock is read for latency, EWMA decay and breaker cooldowns;
 	// nil means the real clock. Tests inject a fake to move time.
 	Clock Clock
@@ -100,6 +107,8 @@ type shared struct {
 	clock         Clock
 	epoch         time.Time
 	tau           float64 // nanoseconds
+	penalty       float64 // failure penalty in nanoseconds
+	streamFloor   float64 // latency below which streams are balanced by count alone, ns
 	threshold     int64
 	cooldown      int64 // nanoseconds
 	maxCooldown   int64 // nanoseconds
@@ -134,6 +143,8 @@ func newShared(opts Options) (*shared, error) {
 		proxyTimeout:  orDuration(opts.ProxyTimeout, DefaultProxyTimeout),
 		maxConns:      orInt(opts.MaxConns, DefaultMaxConns),
 	}
+	sh.penalty = float64(orDuration(opts.FailurePenalty, sh.proxyTimeout))
+	sh.streamFloor = sh.penalty / streamFloorDivisor
 	if sh.clock == nil {
 		sh.clock = realClock{}
 	}
@@ -159,6 +170,7 @@ func validateOptions(opts Options) error {
 	}{
 		{"DialTimeout", opts.DialTimeout}, {"ProxyTimeout", opts.ProxyTimeout},
 		{"Cooldown", opts.Cooldown}, {"MaxCooldown", opts.MaxCooldown}, {"Tau", opts.Tau},
+		{"FailurePenalty", opts.FailurePenalty},
 	} {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("upstream: %s must not be negative, got %s", d.name, d.v))

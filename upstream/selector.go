@@ -11,16 +11,31 @@ type Selector interface {
 	Select(ups []*Upstream, exclude *Upstream) *Upstream
 }
 
-// timedSelector is implemented by selectors that can reuse the clock reading
-// Pick already took, saving one clock read per request.
-type timedSelector interface {
-	selectAt(ups []*Upstream, exclude *Upstream, now int64) *Upstream
+// query is what one selection is asked: Pick's clock reading (saving one
+// clock read per request), whether a stream or a request is placed. The
+// built-in PeakEWMA takes it whole, called directly so that the query stays
+// on Pick's stack; other Selectors only see the exclusion.
+type query struct {
+	exclude *Upstream // the failed attempt's upstream on a retry, or nil
+	now     int64     // clock reading
+	stream  bool      // place a long-lived stream rather than a request
 }
 
-var (
-	_ Selector      = (*PeakEWMA)(nil)
-	_ timedSelector = (*PeakEWMA)(nil)
-)
+// eligible reports whether u may be selected for q: not excluded, breaker
+// admitting.
+func (q *query) eligible(u *Upstream) bool {
+	return u != q.exclude && u.br.available(q.now)
+}
+
+// score is u's cost for q, the lower the better.
+func (q *query) score(u *Upstream) float64 {
+	if q.stream {
+		return u.streamScore(q.now)
+	}
+	return u.score(q.now)
+}
+
+var _ Selector = (*PeakEWMA)(nil)
 
 // unsampledPenalty is the cost of an upstream that has requests in flight but
 // no latency sample yet, so a burst does not pile onto a new upstream before
@@ -28,9 +43,16 @@ var (
 // (Long.MaxValue >> 16 ns, about 39 hours).
 const unsampledPenalty = float64(math.MaxInt64 >> 16)
 
-// PeakEWMA is the default policy: the score of an upstream is its peak-EWMA
-// latency decayed to now times (inflight+1), the lower the better (Finagle,
-// Linkerd; Traefik's leasttime is the same idea with a plain average). An
+// streamFloorDivisor sets the stream floor, the latency below which new
+// streams are spread by count alone: the failure penalty divided by it (300ms
+// with the default 30s proxy timeout).
+const streamFloorDivisor = 100
+
+// PeakEWMA is the default policy: the score of an upstream for a request is
+// its peak-EWMA latency decayed to now times (requests in flight + 1), the
+// lower the better (Finagle, Linkerd; Traefik's leasttime is the same idea
+// with a plain average); for a stream it is what the upstream holds open
+// (see streamScore). An
 // upstream with neither samples nor requests in flight scores 0 so it gets
 // tried. With more than three upstreams it compares two distinct random ones
 // (power of two choices, which avoids herding onto a single best upstream
@@ -48,38 +70,38 @@ func (p *PeakEWMA) Select(ups []*Upstream, exclude *Upstream) *Upstream {
 	if len(ups) == 0 {
 		return nil
 	}
-	return p.selectAt(ups, exclude, ups[0].sh.now())
+	return p.pick(ups, &query{exclude: exclude, now: ups[0].sh.now()})
 }
 
-func (p *PeakEWMA) selectAt(ups []*Upstream, exclude *Upstream, now int64) *Upstream {
+func (p *PeakEWMA) pick(ups []*Upstream, q *query) *Upstream {
 	n := len(ups)
 	if n <= 3 {
-		return p.scan(ups, exclude, now)
+		return p.scan(ups, q)
 	}
 	a, b := p.twoOf(n)
-	if ua, ub := ups[a], ups[b]; eligible(ua, exclude, now) && eligible(ub, exclude, now) {
-		return p.better(ua, ub, now)
+	if ua, ub := ups[a], ups[b]; q.eligible(ua) && q.eligible(ub) {
+		return p.better(ua, ub, q)
 	}
-	return p.amongEligible(ups, exclude, now)
+	return p.amongEligible(ups, q)
 }
 
 // amongEligible runs power-of-two-choices over the eligible upstreams only,
 // without building a filtered slice: the common case never gets here.
-func (p *PeakEWMA) amongEligible(ups []*Upstream, exclude *Upstream, now int64) *Upstream {
+func (p *PeakEWMA) amongEligible(ups []*Upstream, q *query) *Upstream {
 	m := 0
 	for _, u := range ups {
-		if eligible(u, exclude, now) {
+		if q.eligible(u) {
 			m++
 		}
 	}
 	if m <= 3 {
-		return p.scan(ups, exclude, now)
+		return p.scan(ups, q)
 	}
 	ra, rb := p.twoOf(m)
 	var ua, ub *Upstream
 	rank := 0
 	for _, u := range ups {
-		if !eligible(u, exclude, now) {
+		if !q.eligible(u) {
 			continue
 		}
 		switch rank {
@@ -91,21 +113,21 @@ func (p *PeakEWMA) amongEligible(ups []*Upstream, exclude *Upstream, now int64) 
 		rank++
 	}
 	if ua == nil || ub == nil { // availability changed between the two passes
-		return p.scan(ups, exclude, now)
+		return p.scan(ups, q)
 	}
-	return p.better(ua, ub, now)
+	return p.better(ua, ub, q)
 }
 
 // scan returns the eligible upstream with the lowest score; among k tied
 // upstreams each wins with probability 1/k (reservoir sampling).
-func (p *PeakEWMA) scan(ups []*Upstream, exclude *Upstream, now int64) *Upstream {
+func (p *PeakEWMA) scan(ups []*Upstream, q *query) *Upstream {
 	var best *Upstream
 	bestScore, ties := 0.0, 0
 	for _, u := range ups {
-		if !eligible(u, exclude, now) {
+		if !q.eligible(u) {
 			continue
 		}
-		s := u.score(now)
+		s := q.score(u)
 		switch {
 		case best == nil || s < bestScore:
 			best, bestScore, ties = u, s, 1
@@ -121,8 +143,8 @@ func (p *PeakEWMA) scan(ups []*Upstream, exclude *Upstream, now int64) *Upstream
 
 // better returns the lower-scoring of a and b. On a tie it returns a, which
 // is unbiased because a was drawn uniformly at random.
-func (p *PeakEWMA) better(a, b *Upstream, now int64) *Upstream {
-	if b.score(now) < a.score(now) {
+func (p *PeakEWMA) better(a, b *Upstream, q *query) *Upstream {
+	if q.score(b) < q.score(a) {
 		return b
 	}
 	return a
@@ -143,22 +165,4 @@ func (p *PeakEWMA) intN(n int) int {
 		return globalRand{}.IntN(n)
 	}
 	return p.Rand.IntN(n)
-}
-
-// eligible reports whether u may be selected: not excluded, breaker admitting.
-func eligible(u, exclude *Upstream, now int64) bool {
-	return u != exclude && u.br.available(now)
-}
-
-// score is the peak-EWMA cost decayed to now times (inflight+1).
-func (u *Upstream) score(now int64) float64 {
-	load := float64(max(u.inflight.Load(), 0) + 1)
-	cost, sampled := u.ewma.at(now, u.sh.tau)
-	if !sampled {
-		if load == 1 {
-			return 0
-		}
-		cost = unsampledPenalty
-	}
-	return cost * load
 }

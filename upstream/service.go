@@ -3,6 +3,8 @@ package upstream
 import (
 	"errors"
 	"time"
+
+	"github.com/valyala/fasthttp"
 )
 
 // ErrNoUpstream is returned by Pick when no upstream may take the request:
@@ -14,16 +16,16 @@ var ErrNoUpstream = errors.New("no upstream available")
 // Service belongs to one generation of the pool's table and is immutable;
 // Pool.Replace builds new ones.
 type Service struct {
-	name  string
-	ups   []*Upstream
-	sel   Selector
-	timed timedSelector // sel, when it can reuse Pick's clock reading
-	sh    *shared
+	name string
+	ups  []*Upstream
+	sel  Selector
+	peak *PeakEWMA // sel, when it is the built-in policy that takes a query
+	sh   *shared
 }
 
 func newService(sh *shared, name string, ups []*Upstream, sel Selector) *Service {
 	s := &Service{name: name, ups: ups, sel: sel, sh: sh}
-	s.timed, _ = sel.(timedSelector)
+	s.peak, _ = sel.(*PeakEWMA)
 	return s
 }
 
@@ -38,29 +40,40 @@ func (s *Service) Upstreams() []*Upstream { return append([]*Upstream(nil), s.up
 // upstreams whose breaker refuses. It counts the request in flight and
 // returns a Lease that must be ended with Done exactly once.
 func (s *Service) Pick(exclude *Upstream) (Lease, error) {
-	now := s.sh.now()
+	return s.pick(query{exclude: exclude, now: s.sh.now()})
+}
+
+// PickStream is Pick for a long-lived stream (an SSE response, a WebSocket
+// bridge): the upstream is chosen by what it holds open rather than by
+// requests in flight times latency (see streamScore). The proxy still calls
+// StreamOpened once the stream is established.
+func (s *Service) PickStream(exclude *Upstream) (Lease, error) {
+	return s.pick(query{exclude: exclude, now: s.sh.now(), stream: true})
+}
+
+func (s *Service) pick(q query) (Lease, error) {
 	// A selected upstream can refuse only if its breaker changed after the
 	// selection looked at it; it is then unavailable, so the next round
 	// skips it. One round per upstream bounds the loop.
 	for range len(s.ups) {
-		u := s.selectAt(exclude, now)
+		u := s.selectFor(&q)
 		if u == nil {
 			break
 		}
-		if ticket, ok := u.br.allow(now); ok {
+		if ticket, ok := u.br.allow(q.now); ok {
 			u.inflight.Add(1)
 			u.requests.Add(1)
-			return Lease{u: u, start: now, ticket: ticket}, nil
+			return Lease{u: u, start: q.now, ticket: ticket}, nil
 		}
 	}
 	return Lease{}, ErrNoUpstream
 }
 
-func (s *Service) selectAt(exclude *Upstream, now int64) *Upstream {
-	if s.timed != nil {
-		return s.timed.selectAt(s.ups, exclude, now)
+func (s *Service) selectFor(q *query) *Upstream {
+	if s.peak != nil {
+		return s.peak.pick(s.ups, q)
 	}
-	return s.sel.Select(s.ups, exclude)
+	return s.sel.Select(s.ups, q.exclude)
 }
 
 // Lease is one request's hold on an upstream, from Pick to Done. It is a
@@ -128,7 +141,7 @@ func (l Lease) Settle(o Outcome) {
 		if rtt <= 0 {
 			rtt = time.Duration(now - l.start)
 		}
-		u.ewma.observe(now, float64(rtt), u.sh.tau, v == verdictFailure)
+		u.ewma.observe(now, float64(rtt), u.sh.tau, u.sh.penaltyOf(v, o.Status))
 		u.latency.record(now, rtt)
 	}
 	u.br.record(l.ticket, v, now, &o)
@@ -145,6 +158,16 @@ func (l Lease) Release() {
 	if u.inflight.Add(-1) == 0 && u.retired.Load() {
 		u.releaseIfIdle()
 	}
+}
+
+// penaltyOf is the latency penalty of an attempt for the peak EWMA: the
+// failure penalty for a failure and for a 429 (the upstream refused the
+// work, fast, whether or not the breaker counts it), else 0.
+func (sh *shared) penaltyOf(v verdict, status int) float64 {
+	if v == verdictFailure || status == fasthttp.StatusTooManyRequests {
+		return sh.penalty
+	}
+	return 0
 }
 
 // verdict classifies an outcome for the breaker and the stats.
