@@ -40,13 +40,15 @@ func slowUpstream(t *testing.T, delay time.Duration) *httptest.Server {
 // preferredDies starts the gateway in front of service "users": a, which
 // answers in 5 ms, and b, which answers at once and so is the upstream the
 // gateway prefers, the one traffic meets when the test kills b (closing it
-// opens its breaker after 2 failures; cooldown one minute).
+// opens its breaker at its first failure; cooldown one minute). One, since
+// the failure penalty of the peak EWMA keeps later requests away from b
+// after that first failure, before any breaker would have counted more.
 func preferredDies(t *testing.T) (gw *gatewaytest.Gateway, a, b *httptest.Server) {
 	t.Helper()
 	a = slowUpstream(t, 5*time.Millisecond)
 	b, _ = echoUpstream(t, "b")
 	cfg := gatewaytest.Config(map[string][]string{"users": {a.URL, b.URL}})
-	cfg.CBFailureThreshold = 2
+	cfg.CBFailureThreshold = 1
 	cfg.CBCooldown = time.Minute
 	return gatewaytest.Start(t, cfg), a, b
 }

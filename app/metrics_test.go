@@ -109,7 +109,7 @@ func TestMetricsMoveWithTraffic(t *testing.T) {
 			map[string]string{"path": "/api/:service/*", "status_code": "404"}, equal(1), "1"},
 		{"upstream successes", "gateway_upstream_requests_total",
 			map[string]string{"service": "users", "outcome": "success"}, atLeast(21), ">= 21"},
-		{"failures of the dead upstream", "gateway_upstream_requests_total", at(b.URL, "outcome", "failure"), atLeast(2), ">= 2"},
+		{"failures of the dead upstream", "gateway_upstream_requests_total", at(b.URL, "outcome", "failure"), atLeast(1), ">= 1"},
 		{"latency samples", "gateway_upstream_request_duration_seconds", users, atLeast(21), ">= 21"},
 		{"breaker trips", "gateway_upstream_breaker_trips_total", at(b.URL), equal(1), "1"},
 		{"retries onto the live upstream", "gateway_upstream_retries_total", at(b.URL), atLeast(1), ">= 1"},
