@@ -19,7 +19,7 @@ import (
 	"gateway/config"
 	"gateway/handlers"
 	"gateway/internal/connlimit"
-	"gateway/metrics"
+	"gateway/internal/metrics"
 	"gateway/middleware"
 	"gateway/upstream"
 )

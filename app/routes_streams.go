@@ -6,7 +6,7 @@ import (
 	"github.com/fasthttp/websocket"
 
 	"gateway/handlers"
-	"gateway/metrics"
+	"gateway/internal/metrics"
 )
 
 // streamRoutes installs the long-lived routes: GET|HEAD /sse/:service/* and
