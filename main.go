@@ -22,7 +22,7 @@ import (
 
 	"gateway/app"
 	"gateway/config"
-	"gateway/demo"
+	"gateway/internal/demo"
 )
 
 // Exit codes: 1 for a failure while running, 2 for bad configuration.

@@ -19,8 +19,8 @@ import (
 	"gateway/config"
 	"gateway/handlers"
 	"gateway/internal/connlimit"
+	"gateway/internal/metrics"
 	"gateway/internal/streams"
-	"gateway/metrics"
 	"gateway/middleware"
 	"gateway/upstream"
 )

@@ -6,7 +6,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/fiber/v2/utils"
 
-	"gateway/apierror"
+	"gateway/internal/apierror"
 	"gateway/middleware"
 )
 

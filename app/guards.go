@@ -8,7 +8,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"gateway/config"
-	"gateway/metrics"
+	"gateway/internal/metrics"
 	"gateway/middleware"
 	"gateway/middleware/jwks"
 )

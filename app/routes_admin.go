@@ -9,7 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"gateway/handlers"
-	"gateway/metrics"
+	"gateway/internal/metrics"
 )
 
 // Paths of the observability routes.

@@ -4,7 +4,7 @@ import (
 	"context"
 
 	"gateway/handlers"
-	"gateway/metrics"
+	"gateway/internal/metrics"
 )
 
 // streamRoutes installs the long-lived routes: GET|HEAD /sse/:service/* and

@@ -11,7 +11,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/gofiber/template/html/v2"
 
-	"gateway/metrics"
+	"gateway/internal/metrics"
 	"gateway/upstream"
 	"gateway/views"
 )

@@ -3,7 +3,7 @@ package handlers
 import (
 	"time"
 
-	"gateway/metrics"
+	"gateway/internal/metrics"
 	"gateway/upstream"
 )
 

@@ -10,8 +10,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
 
-	"gateway/apierror"
 	"gateway/config"
+	"gateway/internal/apierror"
 	"gateway/upstream"
 )
 

@@ -9,8 +9,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
 
-	"gateway/apierror"
 	"gateway/config"
+	"gateway/internal/apierror"
 	"gateway/internal/streams"
 	"gateway/upstream"
 )

@@ -11,8 +11,8 @@ import (
 	"github.com/fasthttp/websocket"
 	"github.com/gofiber/fiber/v2"
 
-	"gateway/apierror"
 	"gateway/config"
+	"gateway/internal/apierror"
 	"gateway/internal/streams"
 	"gateway/upstream"
 )

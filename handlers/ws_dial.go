@@ -16,7 +16,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
 
-	"gateway/apierror"
+	"gateway/internal/apierror"
 	"gateway/upstream"
 )
 

@@ -12,7 +12,7 @@ import (
 	contribws "github.com/gofiber/contrib/websocket"
 	"github.com/gofiber/fiber/v2"
 
-	"gateway/apierror"
+	"gateway/internal/apierror"
 )
 
 // maxEarlyBytes bounds what a client may send between its handshake and our

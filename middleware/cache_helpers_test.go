@@ -11,8 +11,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
 
-	"gateway/apierror"
 	"gateway/config"
+	"gateway/internal/apierror"
 )
 
 // cacheTestClock is a clock tests move by hand.

@@ -6,7 +6,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
 
-	"gateway/apierror"
+	"gateway/internal/apierror"
 )
 
 // msgBodyIncomplete is the 502 answered when the upstream body the cache

@@ -13,7 +13,7 @@ import (
 	"github.com/valyala/fasthttp"
 	"go.uber.org/goleak"
 
-	"gateway/apierror"
+	"gateway/internal/apierror"
 )
 
 // testRefresher answers refreshes with its current body, optionally

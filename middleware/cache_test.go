@@ -8,7 +8,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"gateway/apierror"
+	"gateway/internal/apierror"
 )
 
 // TestCacheRules sends each request twice through the cache to a counting

@@ -9,8 +9,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/golang-jwt/jwt/v5"
 
-	"gateway/apierror"
 	"gateway/config"
+	"gateway/internal/apierror"
 	"gateway/internal/pct"
 )
 

@@ -5,7 +5,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"gateway/apierror"
+	"gateway/internal/apierror"
 )
 
 // PathGuard refuses, with 400, a request whose raw path holds a dot segment

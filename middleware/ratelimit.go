@@ -10,8 +10,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"gateway/apierror"
 	"gateway/config"
+	"gateway/internal/apierror"
 )
 
 // Response headers of the IETF RateLimit header fields draft, on every

@@ -8,7 +8,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"gateway/apierror"
+	"gateway/internal/apierror"
 )
 
 // maxRequestIDLen bounds an incoming x-request-id that the gateway keeps.

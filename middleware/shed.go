@@ -9,8 +9,8 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
-	"gateway/apierror"
 	"gateway/config"
+	"gateway/internal/apierror"
 )
 
 // msgOverloaded is the error of a shed request.

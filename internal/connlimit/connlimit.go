@@ -23,7 +23,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"gateway/apierror"
+	"gateway/internal/apierror"
 )
 
 // refuseWriteTimeout bounds the write of a refusal, which runs in the
