@@ -41,8 +41,8 @@ type App struct {
 	// which would otherwise wait on them; set by streamRoutes.
 	stopStreams []func(context.Context)
 	streams     *streams.Registry // SSE streams and WebSocket bridges; see routes_streams.go
-	obs         observability // metrics registry and sources; see routes_admin.go
-	guards      *guards       // shedding, auth, rate limit, cache; see guards.go
+	obs         observability     // metrics registry and sources; see routes_admin.go
+	guards      *guards           // shedding, auth, rate limit, cache; see guards.go
 	ids         *middleware.RequestIDs
 	conns       *connlimit.Limiter          // MAX_CONNS and MAX_CONNS_PER_IP, applied by Listener
 	pprof       atomic.Pointer[pprofServer] // PPROF_ADDR, set by Listener; nil when off; see pprof.go
