@@ -20,6 +20,7 @@ import (
 	"gateway/handlers"
 	"gateway/internal/connlimit"
 	"gateway/internal/metrics"
+	"gateway/internal/streams"
 	"gateway/middleware"
 	"gateway/upstream"
 )
@@ -39,8 +40,9 @@ type App struct {
 	// stopStreams end the long-lived streams (SSE, WebSocket) on Shutdown,
 	// which would otherwise wait on them; set by streamRoutes.
 	stopStreams []func(context.Context)
-	obs         observability // metrics registry and sources; see routes_admin.go
-	guards      *guards       // shedding, auth, rate limit, cache; see guards.go
+	streams     *streams.Registry // SSE streams and WebSocket bridges; see routes_streams.go
+	obs         observability     // metrics registry and sources; see routes_admin.go
+	guards      *guards           // shedding, auth, rate limit, cache; see guards.go
 	ids         *middleware.RequestIDs
 	conns       *connlimit.Limiter          // MAX_CONNS and MAX_CONNS_PER_IP, applied by Listener
 	pprof       atomic.Pointer[pprofServer] // PPROF_ADDR, set by Listener; nil when off; see pprof.go
@@ -190,10 +192,35 @@ func (a *App) Shutdown(ctx context.Context) error {
 
 // Reload replaces the upstream list with cfg's. Upstreams whose URL is
 // unchanged keep their connections, stats and open streams.
+//
+// The open streams of a removed upstream continue undisturbed; with
+// STREAM_MAX_AGE_AFTER_REMOVAL_MS set they are ended that long after,
+// spread over STREAM_DRAIN_MS (WebSocket close 1012), so that their
+// clients come back to the upstreams that remain.
 func (a *App) Reload(cfg *config.Config) error {
+	before := a.upstreams()
 	if err := a.pool.Replace(cfg.Upstreams); err != nil {
 		return fmt.Errorf("reloading upstreams: %w", err)
 	}
-	a.log.Info("upstreams reloaded", slog.Int("services", len(cfg.Upstreams)))
+	after := a.upstreams()
+	var removed []*upstream.Upstream
+	for u := range before {
+		if !after[u] {
+			removed = append(removed, u)
+		}
+	}
+	a.streams.Removed(removed)
+	a.log.Info("upstreams reloaded", slog.Int("services", len(cfg.Upstreams)), slog.Int("removed", len(removed)))
 	return nil
+}
+
+// upstreams returns the set of the pool's current upstreams.
+func (a *App) upstreams() map[*upstream.Upstream]bool {
+	set := make(map[*upstream.Upstream]bool)
+	for _, svc := range a.pool.Services() {
+		for _, u := range svc.Upstreams() {
+			set[u] = true
+		}
+	}
+	return set
 }

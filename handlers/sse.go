@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -12,6 +11,7 @@ import (
 
 	"gateway/config"
 	"gateway/internal/apierror"
+	"gateway/internal/streams"
 	"gateway/upstream"
 )
 
@@ -55,10 +55,9 @@ type SSE struct {
 	proxy     *Proxy
 	heartbeat time.Duration // 0: no heartbeats
 	bufs      sync.Pool     // *relayBuffer
-	active    atomic.Int64  // streams admitted and not yet ended
-	stopping  atomic.Bool
+	reg       *streams.Registry
 
-	mu      sync.Mutex // guards what follows, and orders admissions against Shutdown
+	mu      sync.Mutex // guards the hang-up watcher's registrations (see sse_registry.go)
 	streams map[uint64]*sseStream
 	nextID  uint64
 	hangups *hangups // nil: none running, or none on this platform
@@ -66,13 +65,25 @@ type SSE struct {
 
 // NewSSE returns the /sse handler over pool, configured by cfg:
 // HTTP_PROXY_TIMEOUT_MS bounds the time to the response headers and
-// SSE_HEARTBEAT_MS spaces the heartbeats.
-func NewSSE(pool *upstream.Pool, cfg *config.Config) *SSE {
+// SSE_HEARTBEAT_MS spaces the heartbeats. Its streams are kept in reg,
+// shared with the WebSocket bridge so that a drain spreads both kinds over
+// one window; nil gives it a registry of its own (see NewStreams).
+func NewSSE(pool *upstream.Pool, cfg *config.Config, reg *streams.Registry) *SSE {
+	if reg == nil {
+		reg = NewStreams(cfg)
+	}
 	return &SSE{
 		proxy:     NewProxy(pool, cfg),
 		heartbeat: cfg.SSEHeartbeat,
 		bufs:      sync.Pool{New: func() any { return new(relayBuffer) }},
+		reg:       reg,
 	}
+}
+
+// NewStreams returns the registry of long-lived streams configured by cfg:
+// STREAM_DRAIN_MS and STREAM_MAX_AGE_AFTER_REMOVAL_MS.
+func NewStreams(cfg *config.Config) *streams.Registry {
+	return streams.New(streams.Options{Window: cfg.StreamDrain, MaxAgeAfterRemoval: cfg.StreamMaxAgeAfterRemove})
 }
 
 // tickInterval returns the quiet interval of a stream that polls its
@@ -86,41 +97,15 @@ func tickInterval(heartbeat time.Duration) time.Duration {
 	return heartbeat / n
 }
 
-// Shutdown ends every open stream with a clean end of body and waits,
-// until ctx ends, for all of them to have closed both their connections;
-// streams still open then have their client connections cut. Streams
-// asked for afterwards are refused with 503. The server's own graceful
-// shutdown does not wait for them: a stream's connection is no longer the
-// server's.
-func (s *SSE) Shutdown(ctx context.Context) error {
-	s.mu.Lock()
-	s.stopping.Store(true)
-	s.mu.Unlock()
-	s.wakeAll()
-	t := time.NewTicker(5 * time.Millisecond)
-	defer t.Stop()
-	for s.active.Load() > 0 {
-		select {
-		case <-ctx.Done():
-			s.cutAll()
-			return ctx.Err()
-		case <-t.C:
-		}
-	}
-	return nil
-}
-
-// admit counts a stream about to start, unless the gateway is shutting
-// down.
-func (s *SSE) admit() bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.stopping.Load() {
-		return false
-	}
-	s.active.Add(1)
-	return true
-}
+// Shutdown ends the open streams of its registry, spread over
+// STREAM_DRAIN_MS, each with a `retry:` field and a clean end of body, and
+// waits, until ctx ends, for all of them to have closed both their
+// connections; streams still open then have their client connections cut.
+// Streams asked for afterwards are refused with 503. The server's own
+// graceful shutdown does not wait for them: a stream's connection is no
+// longer the server's. (With a shared registry, App.Shutdown calls the
+// registry's Shutdown instead, which ends the WebSocket bridges too.)
+func (s *SSE) Shutdown(ctx context.Context) error { return s.reg.Shutdown(ctx) }
 
 // Handle is the fiber.Handler of the /sse route.
 func (s *SSE) Handle(c *fiber.Ctx) error {
@@ -152,13 +137,16 @@ func (s *SSE) Handle(c *fiber.Ctx) error {
 		}
 		return nil
 	}
-	if !s.admit() {
+	st := &sseStream{h: s, lease: lease}
+	entry, ok := s.reg.Add(st, streams.SSE, lease.Upstream())
+	if !ok {
 		_ = resp.CloseBodyStream()
 		fasthttp.ReleaseResponse(resp)
 		lease.Done(upstream.Outcome{Canceled: true})
-		return apierror.WriteRetry(c, fiber.StatusServiceUnavailable, msgDraining, 1)
+		return apierror.WriteRetry(c, fiber.StatusServiceUnavailable, msgDraining, streams.RetryAfterSeconds)
 	}
-	s.startStream(ctx, lease, resp, ttfb, c.App().Server().KeepHijackedConns)
+	st.entry = entry
+	s.startStream(ctx, st, resp, ttfb, c.App().Server().KeepHijackedConns)
 	return nil
 }
 
@@ -206,7 +194,8 @@ func passThrough(ctx *fasthttp.RequestCtx, resp *fasthttp.Response) {
 // sseStream.begin. The connection closes when the stream ends, so the
 // head says Connection: close. detach tells whether the server keeps
 // hijacked connections open after their handler returns.
-func (s *SSE) startStream(ctx *fasthttp.RequestCtx, lease upstream.Lease, resp *fasthttp.Response, ttfb time.Duration, detach bool) {
+func (s *SSE) startStream(ctx *fasthttp.RequestCtx, st *sseStream, resp *fasthttp.Response, ttfb time.Duration, detach bool) {
+	lease := st.lease
 	u := lease.Upstream()
 	u.StreamOpened(upstream.SSE)
 	settled := u.State() != upstream.StateClosed
@@ -217,20 +206,16 @@ func (s *SSE) startStream(ctx *fasthttp.RequestCtx, lease upstream.Lease, resp *
 		// lease still counts the stream as in flight until it ends.
 		lease.Settle(upstream.Outcome{Status: resp.StatusCode(), Latency: ttfb})
 	}
-	st := &sseStream{
-		h:         s,
-		lease:     lease,
-		settled:   settled,
-		status:    resp.StatusCode(),
-		body:      resp.BodyStream(),
-		conn:      upstream.StreamConnOf(resp),
-		client:    ctx.Conn(),
-		ttfb:      ttfb,
-		lastWrite: time.Now(),
-		chunked:   resp.Header.ContentLength() == -1,
-		identity:  !ctx.Request.Header.IsHTTP11(),
-		detach:    detach,
-	}
+	st.settled = settled
+	st.status = resp.StatusCode()
+	st.body = resp.BodyStream()
+	st.conn = upstream.StreamConnOf(resp)
+	st.client = ctx.Conn()
+	st.ttfb = ttfb
+	st.lastWrite = time.Now()
+	st.chunked = resp.Header.ContentLength() == -1
+	st.identity = !ctx.Request.Header.IsHTTP11()
+	st.detach = detach
 	st.cw.init(st.client)
 	if rb, ok := st.body.(upstream.RawBody); ok && st.conn != nil && rb.Raw() {
 		st.raw, st.chunked = rb, rb.Chunked()

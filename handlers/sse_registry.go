@@ -1,18 +1,16 @@
 package handlers
 
-// The SSE handler's registry of running streams: Shutdown wakes them all,
-// and, where the platform allows, a watcher of client hang-ups wakes the
-// one whose client left (see hangups). Everything here holds SSE.mu.
+// The SSE handler's table of running streams, for its hang-up watcher:
+// where the platform allows, it wakes the stream whose client left (see
+// hangups). Admission, counts and shutdown are the shared registry's
+// (internal/streams); the registry's Drain and Cut reach a running stream
+// through here. Everything here holds SSE.mu.
 
 // register adds st to the running streams and has its client watched for
-// hang-ups when possible (st.hangups). It reports false once the gateway
-// is shutting down.
-func (s *SSE) register(st *sseStream) bool {
+// hang-ups when possible (st.hangups).
+func (s *SSE) register(st *sseStream) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.stopping.Load() {
-		return false
-	}
 	if s.streams == nil {
 		s.streams = make(map[uint64]*sseStream)
 	}
@@ -28,7 +26,6 @@ func (s *SSE) register(st *sseStream) bool {
 			st.upWatched = s.hangups.add(st.id|upstreamBit, st.conn.Conn)
 		}
 	}
-	return true
 }
 
 // unregister removes st; it must run before st's client connection is
@@ -70,22 +67,25 @@ func (s *SSE) watched(id uint64) {
 	st.wake()
 }
 
-// wakeAll makes every running stream tick now (on shutdown).
-func (s *SSE) wakeAll() {
+// wakeLive makes st tick now if it is running (registered): once it has
+// unregistered, its upstream connection may be pooled and must not be
+// woken.
+func (s *SSE) wakeLive(st *sseStream) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, st := range s.streams {
+	if st.id != 0 && s.streams[st.id] == st {
 		st.wake()
 	}
 }
 
-// cutAll closes the client connection of every running stream, whose
-// writes then fail and whose relays end: what Shutdown does to streams
-// still open when its deadline passes, like the WebSocket bridge's abort.
-func (s *SSE) cutAll() {
+// cutLive closes the client connection of st if it is running, whose
+// writes then fail and whose relay ends: what the registry does to streams
+// still open when its shutdown deadline passes, like the WebSocket
+// bridge's abort.
+func (s *SSE) cutLive(st *sseStream) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, st := range s.streams {
+	if st.id != 0 && s.streams[st.id] == st {
 		_ = st.client.Close()
 		st.wake()
 	}

@@ -114,7 +114,7 @@ func bareSSE(t *testing.T, upstreamURL string) (*handlers.SSE, *upstream.Pool, s
 		t.Fatal(err)
 	}
 	t.Cleanup(pool.Close)
-	sse := handlers.NewSSE(pool, cfg)
+	sse := handlers.NewSSE(pool, cfg, nil)
 	f := fiber.New(fiber.Config{DisableStartupMessage: true})
 	f.Get("/sse/:service/*", sse.Handle)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -9,6 +9,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"gateway/internal/streams"
 	"gateway/upstream"
 )
 
@@ -23,6 +24,7 @@ const (
 	endNone       endReason = iota // still running, or ended by the upstream
 	endClientGone                  // the client closed its connection, or a write to it failed
 	endShutdown                    // the gateway is shutting down
+	endMoved                       // its upstream was removed (STREAM_MAX_AGE_AFTER_REMOVAL_MS)
 )
 
 // sseStream is one relayed event stream, from the moment its upstream's
@@ -47,6 +49,9 @@ type sseStream struct {
 	cw      rawWriter             // writes the client
 	ctx     *fasthttp.RequestCtx  // until the response head is written
 	peer    peer                  // polled at each tick when no watcher has the client
+
+	entry *streams.Entry // in SSE.reg
+	drain atomic.Uint32  // a streams.Reason once the registry asked it to end
 
 	id      uint64      // in SSE.streams
 	hangups *hangups    // the watcher of the client's hang-up; nil: polled
@@ -118,8 +123,8 @@ func (st *sseStream) run() {
 // also polls its client at least every liveCheckInterval. A shutdown or
 // hang-up that came before the watch is caught by one tick right after.
 func (st *sseStream) start() error {
-	if !st.h.register(st) {
-		st.ended = endShutdown
+	st.h.register(st)
+	if st.asked() {
 		return io.EOF
 	}
 	if st.conn == nil {
@@ -152,14 +157,27 @@ func (st *sseStream) wake() {
 // upstream failure just drops the connection, so the client sees the
 // stream cut short. Then the upstream is let go and the client connection
 // closed.
+//
+// A stream the gateway drained (shutdown, or its upstream removed) first
+// gets a `retry:` field, so its client waits a jittered moment before it
+// reconnects (see drainTail).
 func (st *sseStream) end(err error) {
-	if err == io.EOF && !st.identity && !st.clientFailed && st.ended != endClientGone {
-		_ = st.write([]byte(lastChunk))
+	if err == io.EOF && !st.clientFailed && st.ended != endClientGone {
+		var tail []byte
+		if st.ended == endShutdown || st.ended == endMoved {
+			tail = st.drainTail(st.h.reg.ReconnectDelay())
+		}
+		if !st.identity {
+			tail = append(tail, lastChunk...)
+		}
+		if len(tail) > 0 {
+			_ = st.write(tail)
+		}
 	}
 	st.h.unregister(st) // first: no wake may reach the upstream connection once it is pooled
 	st.close()
 	_ = st.client.Close()
-	st.h.active.Add(-1)
+	st.h.reg.Remove(st.entry)
 }
 
 // relay waits for the upstream's next bytes and writes them to the client
@@ -243,8 +261,7 @@ var errClientFailed = errors.New("sse: an earlier write to the client failed")
 // upstream has begun.
 func (st *sseStream) Tick() error {
 	switch {
-	case st.h.stopping.Load():
-		st.ended = endShutdown
+	case st.asked():
 		return errStreamStopped
 	case st.gone.Load(), st.hangups == nil && st.peer.gone():
 		st.ended = endClientGone

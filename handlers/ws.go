@@ -1,7 +1,6 @@
 package handlers
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
@@ -14,6 +13,7 @@ import (
 
 	"gateway/config"
 	"gateway/internal/apierror"
+	"gateway/internal/streams"
 	"gateway/upstream"
 )
 
@@ -55,6 +55,7 @@ const (
 	msgWSBadPath         = "bad websocket path"
 	msgWSBadQuery        = "bad websocket query"
 	msgWSShuttingDown    = "gateway shutting down"
+	msgWSUpstreamRemoved = "upstream removed"
 	msgWSMisconfigured   = "websocket bridge needs fasthttp KeepHijackedConns"
 )
 
@@ -89,15 +90,19 @@ type WSBridge struct {
 	chunks sync.Pool // *[]byte read buffers of chunkSize
 	ping   []byte    // wsKeepalivePrefix + a random suffix
 
-	live     *bridgeSet
+	reg      *streams.Registry
 	counters wsCounters
 }
 
 // NewWSBridge returns the /ws handler over pool, configured by cfg:
 // WS_PING_INTERVAL_MS (also the write deadline), WS_MAX_BUFFERED_BYTES,
 // WS_MAX_MESSAGE_BYTES, UPSTREAM_DIAL_TIMEOUT_MS, HTTP_PROXY_TIMEOUT_MS
-// (the upstream handshake) and TRUSTED_PROXIES.
-func NewWSBridge(pool *upstream.Pool, cfg *config.Config, log *slog.Logger) *WSBridge {
+// (the upstream handshake) and TRUSTED_PROXIES. Its bridges are kept in
+// reg, shared with SSE; nil gives it a registry of its own (NewStreams).
+func NewWSBridge(pool *upstream.Pool, cfg *config.Config, log *slog.Logger, reg *streams.Registry) *WSBridge {
+	if reg == nil {
+		reg = NewStreams(cfg)
+	}
 	w := &WSBridge{
 		pool:         pool,
 		log:          log,
@@ -109,7 +114,7 @@ func NewWSBridge(pool *upstream.Pool, cfg *config.Config, log *slog.Logger) *WSB
 		maxMessage:   int64(cfg.WSMaxMessageBytes),
 		chunkSize:    min(wsChunkSize, max(cfg.WSMaxBufferedBytes, wsMinChunkSize)),
 		ping:         keepalivePayload(),
-		live:         newBridgeSet(),
+		reg:          reg,
 	}
 	w.chunks.New = func() any {
 		b := make([]byte, w.chunkSize)
@@ -141,8 +146,8 @@ func (w *WSBridge) Handle(c *fiber.Ctx) error {
 	if !validWSQuery(query) {
 		return apierror.Write(c, fiber.StatusBadRequest, msgWSBadQuery)
 	}
-	if w.live.isClosed() {
-		return apierror.WriteRetry(c, fiber.StatusServiceUnavailable, msgWSShuttingDown, w.retryAfter)
+	if w.reg.Closing() {
+		return apierror.WriteRetry(c, fiber.StatusServiceUnavailable, msgWSShuttingDown, streams.RetryAfterSeconds)
 	}
 	if !c.App().Server().KeepHijackedConns {
 		return apierror.Write(c, fiber.StatusInternalServerError, msgWSMisconfigured)
@@ -156,16 +161,7 @@ func (w *WSBridge) Handle(c *fiber.Ctx) error {
 }
 
 // Stats returns the bridges' counters.
-func (w *WSBridge) Stats() WSStats { return w.counters.snapshot(int64(w.live.len())) }
-
-// CloseAll ends every open bridge with a close frame of code (1001 Going
-// Away at shutdown) on both sides, and refuses new bridges with 503. It
-// returns once every bridge is gone, or when ctx ends, cutting those left.
-// App.Shutdown calls it before stopping the server, since fasthttp does not
-// track hijacked connections.
-func (w *WSBridge) CloseAll(ctx context.Context, code int) error {
-	return w.live.closeAll(ctx, code, msgWSShuttingDown)
-}
+func (w *WSBridge) Stats() WSStats { return w.counters.snapshot(int64(w.reg.Len(streams.WebSocket))) }
 
 // keepalivePayload returns the payload of this process's keep-alive pings.
 func keepalivePayload() []byte {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/fasthttp/websocket"
 
+	"gateway/internal/streams"
 	"gateway/upstream"
 )
 
@@ -47,6 +48,7 @@ type bridge struct {
 	writers [2]frameWriter // by wsSide
 	up      *upstream.Upstream
 	lease   upstream.Lease // settled at the handshake; released when the bridge ends
+	entry   *streams.Entry // in the registry; nil when refused there
 
 	seen      [2]atomic.Int64 // by wsSide: unix nanos of the last frame read
 	closeCode atomic.Int32    // 0 while open, then the code that ended the bridge
@@ -76,7 +78,8 @@ func (b *bridge) start() {
 	b.seen[sideClient].Store(now)
 	b.seen[sideUpstream].Store(now)
 	b.h.counters.opened.Add(1)
-	registered := b.h.live.add(b)
+	var registered bool
+	b.entry, registered = b.h.reg.Add(b, streams.WebSocket, b.up)
 	if registered {
 		// Only a registered bridge counts on its upstream: Shutdown waits
 		// for those to end, not for one refused here, whose count would
@@ -204,5 +207,21 @@ func (b *bridge) finish() {
 		code = websocket.CloseAbnormalClosure
 	}
 	b.h.counters.countClose(code)
-	b.h.live.remove(b) // last: CloseAll returns once every bridge is accounted for
+	b.h.reg.Remove(b.entry) // last: the registry's Shutdown returns once every bridge is accounted for
 }
+
+var _ streams.Stream = (*bridge)(nil)
+
+// Drain is the registry ending the bridge (streams.Stream): a close frame
+// to both sides, 1001 Going Away at shutdown, 1012 Service Restart when its
+// upstream was removed (the client should reconnect and reach another).
+func (b *bridge) Drain(reason streams.Reason) {
+	if reason == streams.Moved {
+		b.end(websocket.CloseServiceRestart, msgWSUpstreamRemoved)
+		return
+	}
+	b.end(websocket.CloseGoingAway, msgWSShuttingDown)
+}
+
+// Cut is the registry giving up on a polite end (streams.Stream).
+func (b *bridge) Cut() { b.abort() }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"runtime"
 	"sync"
@@ -140,8 +141,12 @@ func TestWSConcurrentBridges(t *testing.T) {
 // echoSession opens one bridge, sends n messages and checks each echo.
 func echoSession(gw *gatewaytest.Gateway, id, n int) error {
 	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second}
-	c, _, err := d.Dial(wsURL(gw, "s", fmt.Sprintf("path=/b/%d", id)), nil)
+	c, resp, err := d.Dial(wsURL(gw, "s", fmt.Sprintf("path=/b/%d", id)), nil)
 	if err != nil {
+		if resp != nil {
+			b, _ := io.ReadAll(resp.Body)
+			return fmt.Errorf("bridge %d: dial: %w (%d %s)", id, err, resp.StatusCode, b)
+		}
 		return fmt.Errorf("bridge %d: dial: %w", id, err)
 	}
 	defer c.Close()
