@@ -12,6 +12,7 @@ import (
 
 	"gateway/config"
 	"gateway/internal/apierror"
+	"gateway/middleware"
 	"gateway/upstream"
 )
 
@@ -112,6 +113,7 @@ func (p *Proxy) send(c *fiber.Ctx, svc *upstream.Service, req *fasthttp.Request,
 	query := ctx.URI().QueryString()
 	r := retry{budget: p.pool.RetryBudget(), stream: stream}
 	defer r.end()
+	rt := middleware.TraceOf(c)
 	for {
 		lease, err := r.pick(svc)
 		if err != nil {
@@ -124,17 +126,21 @@ func (p *Proxy) send(c *fiber.Ctx, svc *upstream.Service, req *fasthttp.Request,
 		u := lease.Upstream()
 		c.Locals(LocalUpstream, u)
 		setUpstreamURI(req, u, rest, query)
+		span := startAttempt(rt, &req.Header, u, r.count())
 		err = client(u).DoTimeout(req, resp, p.timeout)
 		if err == nil {
+			endAttempt(span, resp, failure{}, nil)
 			return lease, nil
 		}
 		if f, ok := clientFailure(err); ok {
+			endAttempt(span, resp, f, err)
 			lease.Done(upstream.Outcome{Err: err, Canceled: true})
 			resp.Reset()
 			return upstream.Lease{}, apierror.Write(c, f.status, f.msg)
 		}
 		lease.Done(upstream.Outcome{Err: err})
 		f := classify(err)
+		endAttempt(span, resp, f, err)
 		if r.again(c, u, f, canRetry(req)) {
 			continue
 		}

@@ -42,6 +42,15 @@ func (r *retry) again(c *fiber.Ctx, u *upstream.Upstream, f failure, allowed boo
 	return true
 }
 
+// count is the number of retries made so far: the resend count of the
+// next attempt.
+func (r *retry) count() int {
+	if r.retrying {
+		return 1
+	}
+	return 0
+}
+
 // end gives back the budget a retry held.
 func (r *retry) end() {
 	if r.retrying {

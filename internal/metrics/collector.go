@@ -134,6 +134,11 @@ func (c *Collector) collectSources(ch chan<- prometheus.Metric) {
 		counter(ch, d.connsRefused, float64(cs.RefusedPerIP), "per_ip")
 		counter(ch, d.connsRefused, float64(cs.RefusedTotal), "total")
 	}
+	if src.Spans != nil {
+		ss := src.Spans()
+		counter(ch, d.spansLost, float64(ss.Dropped), "dropped")
+		counter(ch, d.spansLost, float64(ss.Failed), "failed")
+	}
 }
 
 func gauge(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, labels ...string) {
