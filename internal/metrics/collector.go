@@ -139,6 +139,9 @@ func (c *Collector) collectSources(ch chan<- prometheus.Metric) {
 		counter(ch, d.spansLost, float64(ss.Dropped), "dropped")
 		counter(ch, d.spansLost, float64(ss.Failed), "failed")
 	}
+	if src.Panics != nil {
+		counter(ch, d.panics, float64(src.Panics()))
+	}
 }
 
 func gauge(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, labels ...string) {

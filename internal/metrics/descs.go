@@ -15,6 +15,7 @@ type descs struct {
 	rateLimited, cache, shed      *prometheus.Desc
 	connsOpen, connsRefused       *prometheus.Desc
 	spansLost                     *prometheus.Desc
+	panics                        *prometheus.Desc
 }
 
 func newDescs() descs {
@@ -70,6 +71,8 @@ func newDescs() descs {
 			"Client connections refused at accept, by limit: per_ip (429, MAX_CONNS_PER_IP) or total (503, MAX_CONNS).", "limit"),
 		spansLost: plain("trace_spans_lost_total",
 			"Trace spans not exported, by reason: dropped (the export queue was full) or failed (the collector refused them, was unreachable, or shutdown ran out of time).", "reason"),
+		panics: plain("panics_total",
+			"Handler panics recovered and answered 500 (each logged at error with its request id and stack)."),
 	}
 }
 
@@ -79,6 +82,6 @@ func (d *descs) all() []*prometheus.Desc {
 		d.build, d.budgetActive, d.budgetLimit,
 		d.requests, d.inflight, d.latency, d.ewma, d.state, d.trips, d.retries, d.sse, d.ws,
 		d.wsMessages, d.wsBytes, d.wsCloses, d.rateLimited, d.cache, d.shed,
-		d.connsOpen, d.connsRefused, d.spansLost,
+		d.connsOpen, d.connsRefused, d.spansLost, d.panics,
 	}
 }
