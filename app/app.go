@@ -45,6 +45,7 @@ type App struct {
 	obs         observability     // metrics registry and sources; see routes_admin.go
 	guards      *guards           // shedding, auth, rate limit, cache; see guards.go
 	ids         *middleware.RequestIDs
+	trace       *middleware.Trace           // W3C Trace Context, and spans when exported
 	conns       *connlimit.Limiter          // MAX_CONNS and MAX_CONNS_PER_IP, applied by Listener
 	pprof       atomic.Pointer[pprofServer] // PPROF_ADDR, set by Listener; nil when off; see pprof.go
 }
@@ -62,6 +63,7 @@ func New(cfg *config.Config, opts Options) (*App, error) {
 	}
 	a.pool = pool
 	a.ids = middleware.NewRequestIDs()
+	a.trace = middleware.NewTrace(nil, cfg.TrustedProxies)
 	a.fiber = fiber.New(fiberConfig(cfg, errorHandler(a.ids)))
 	a.conns = connlimit.New(cfg.MaxConns, cfg.MaxConnsPerIP)
 	a.obs.sources.Conns = a.connMetrics
@@ -97,6 +99,7 @@ func fiberConfig(cfg *config.Config, onError fiber.ErrorHandler) fiber.Config {
 func (a *App) routes() error {
 	f := a.fiber
 	f.Use(middleware.RequestID(a.ids))
+	f.Use(a.trace.Context())
 	f.Use(a.httpMetrics())
 	f.Use(middleware.PathGuard())
 	f.Use(middleware.AccessLog(a.log, handlers.LocalUpstream, handlers.LocalRetries))
