@@ -98,6 +98,9 @@ func fiberConfig(cfg *config.Config, onError fiber.ErrorHandler) fiber.Config {
 // routes installs the middleware chain and the route table.
 func (a *App) routes() error {
 	f := a.fiber
+	recoverer := middleware.NewRecoverer(a.log, a.ids)
+	a.obs.sources.Panics = recoverer.Panics
+	f.Use(recoverer.Handler()) // first, so that it covers everything after it
 	f.Use(middleware.RequestID(a.ids))
 	f.Use(a.trace.Context())
 	f.Use(a.httpMetrics())
