@@ -53,7 +53,11 @@ type App struct {
 // New builds the gateway for cfg. It does not listen; call Listener or
 // Listen.
 func New(cfg *config.Config, opts Options) (*App, error) {
-	a := &App{cfg: cfg, log: opts.Logger, obs: newObservability()}
+	obs, err := newObservability()
+	if err != nil {
+		return nil, err
+	}
+	a := &App{cfg: cfg, log: opts.Logger, obs: obs}
 	if a.log == nil {
 		a.log = NewLogger(os.Stderr, cfg.LogLevel, cfg.LogFormat)
 	}
