@@ -93,8 +93,9 @@ func serve(withDemo bool) int {
 		return exitFailure
 	case <-ctx.Done():
 	}
-	log.Info("shutting down", slog.Duration("timeout", cfg.ShutdownTimeout))
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	stop() // a second signal ends the process at once
+	log.Info("shutting down", slog.Duration("delay", cfg.ShutdownDelay), slog.Duration("timeout", cfg.ShutdownTimeout))
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownDelay+cfg.ShutdownTimeout)
 	defer cancel()
 	if err := gw.Shutdown(sctx); err != nil {
 		log.Warn("shutdown incomplete", slog.Any("error", err))

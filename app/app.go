@@ -12,6 +12,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
@@ -44,6 +45,7 @@ type App struct {
 	obs         observability     // metrics registry and sources; see routes_admin.go
 	guards      *guards           // shedding, auth, rate limit, cache; see guards.go
 	ids         *middleware.RequestIDs
+	trace       *middleware.Trace           // W3C Trace Context, and spans when exported
 	conns       *connlimit.Limiter          // MAX_CONNS and MAX_CONNS_PER_IP, applied by Listener
 	pprof       atomic.Pointer[pprofServer] // PPROF_ADDR, set by Listener; nil when off; see pprof.go
 }
@@ -61,6 +63,7 @@ func New(cfg *config.Config, opts Options) (*App, error) {
 	}
 	a.pool = pool
 	a.ids = middleware.NewRequestIDs()
+	a.trace = middleware.NewTrace(nil, cfg.TrustedProxies)
 	a.fiber = fiber.New(fiberConfig(cfg, errorHandler(a.ids)))
 	a.conns = connlimit.New(cfg.MaxConns, cfg.MaxConnsPerIP)
 	a.obs.sources.Conns = a.connMetrics
@@ -96,6 +99,7 @@ func fiberConfig(cfg *config.Config, onError fiber.ErrorHandler) fiber.Config {
 func (a *App) routes() error {
 	f := a.fiber
 	f.Use(middleware.RequestID(a.ids))
+	f.Use(a.trace.Context())
 	f.Use(a.httpMetrics())
 	f.Use(middleware.PathGuard())
 	f.Use(middleware.AccessLog(a.log, handlers.LocalUpstream, handlers.LocalRetries))
@@ -170,12 +174,19 @@ func (a *App) connMetrics() metrics.ConnStats {
 	return metrics.ConnStats{Open: int64(s.Open), RefusedPerIP: s.RefusedPerIP, RefusedTotal: s.RefusedTotal}
 }
 
-// Shutdown drains the gateway within ctx: /readyz turns 503, and at the
-// same time the listener closes, requests in flight finish, and open
-// streams are told to end (SSE cleanly, WebSocket with 1001). It then
-// releases the guards and the pool.
+// Shutdown drains the gateway within ctx: /readyz turns 503 at once, and
+// for SHUTDOWN_DELAY_MS everything else is still served, new connections
+// and streams included, so that a load balancer polling readiness takes
+// this instance out before it stops accepting (Kubernetes removes a pod
+// from its endpoints only after the readiness probe fails, concurrently
+// with the SIGTERM). Then the listener closes, requests in flight finish,
+// and open streams are ended spread over STREAM_DRAIN_MS (SSE with a
+// `retry:` field and a clean end, WebSocket with 1001). It then releases
+// the guards and the pool. ctx bounds the whole, the delay included: main
+// gives it SHUTDOWN_DELAY_MS + SHUTDOWN_TIMEOUT_MS.
 func (a *App) Shutdown(ctx context.Context) error {
 	a.draining.Store(true)
+	a.delay(ctx)
 	var wg sync.WaitGroup
 	for _, stop := range a.stopStreams {
 		wg.Go(func() { stop(ctx) })
@@ -188,6 +199,20 @@ func (a *App) Shutdown(ctx context.Context) error {
 	a.guards.close()
 	a.pool.Close()
 	return err
+}
+
+// delay waits SHUTDOWN_DELAY_MS, or until ctx ends.
+func (a *App) delay(ctx context.Context) {
+	if a.cfg.ShutdownDelay <= 0 {
+		return
+	}
+	a.log.Info("draining: readiness off, still serving", slog.Duration("delay", a.cfg.ShutdownDelay))
+	t := time.NewTimer(a.cfg.ShutdownDelay)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 // Reload replaces the upstream list with cfg's. Upstreams whose URL is

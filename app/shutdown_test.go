@@ -82,3 +82,61 @@ func TestGracefulShutdown(t *testing.T) {
 		t.Fatalf("Listener returned %v", err)
 	}
 }
+
+// For SHUTDOWN_DELAY_MS after Shutdown begins, /readyz answers 503 while
+// everything else is still served, on new connections too; only then does
+// the listener close.
+func TestShutdownDelayKeepsServing(t *testing.T) {
+	up, _ := echoUpstream(t, "a")
+	cfg := gatewaytest.Config(map[string][]string{"s": {up.URL}})
+	cfg.ShutdownDelay = 2 * time.Second
+	g, served := gatewaytest.Serve(t, cfg)
+
+	began := time.Now()
+	shutdown := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownDelay+cfg.ShutdownTimeout)
+		defer cancel()
+		shutdown <- g.App.Shutdown(ctx)
+	}()
+	// Each request on a connection of its own: the listener must still accept.
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	get := func(path string) (int, error) {
+		resp, err := client.Get(g.URL + path)
+		if err != nil {
+			return 0, err
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, nil
+	}
+	gatewaytest.Eventually(t, time.Second, func() bool {
+		code, err := get("/readyz")
+		return err == nil && code == http.StatusServiceUnavailable
+	}, "/readyz to answer 503")
+	if code, err := get("/api/s/x"); err != nil || code != 200 {
+		t.Fatalf("proxied request during the delay: %d %v, want 200", code, err)
+	}
+	if code, err := get("/healthz"); err != nil || code != 200 {
+		t.Fatalf("/healthz during the delay: %d %v, want 200", code, err)
+	}
+	if elapsed := time.Since(began); elapsed >= cfg.ShutdownDelay {
+		t.Skipf("the checks took %v, longer than the delay: machine too slow to tell", elapsed)
+	}
+	gatewaytest.Eventually(t, 5*time.Second, func() bool {
+		c, err := net.DialTimeout("tcp", g.Addr, 100*time.Millisecond)
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	}, "the listener to close")
+	if closed := time.Since(began); closed < cfg.ShutdownDelay {
+		t.Errorf("listener closed %v after Shutdown began, before SHUTDOWN_DELAY_MS (%v)", closed, cfg.ShutdownDelay)
+	}
+	if err := <-shutdown; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if err := <-served; err != nil {
+		t.Fatalf("Listener returned %v", err)
+	}
+}

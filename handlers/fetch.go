@@ -6,6 +6,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"gateway/internal/tracecontext"
 	"gateway/upstream"
 )
 
@@ -17,6 +18,11 @@ var errUnknownService = errors.New("unknown service")
 // answer into resp. It serves background work that has no client request,
 // such as the cache's stale-while-revalidate refresh, and goes through the
 // same selection, breaker and timeout as the proxy.
+//
+// The traceparent in header (the gateway's span of the request that asked
+// for the work, see middleware.Trace) is continued under a span id of the
+// fetch's own: the work joins the trace of the request that caused it.
+// A header without a valid one starts a fresh trace.
 func (p *Proxy) Fetch(service, pathQuery string, header *fasthttp.RequestHeader, resp *fasthttp.Response) error {
 	svc := p.pool.Service(service)
 	if svc == nil {
@@ -28,6 +34,8 @@ func (p *Proxy) Fetch(service, pathQuery string, header *fasthttp.RequestHeader,
 	removeRequestHops(&req.Header)
 	req.Header.SetMethod(fasthttp.MethodGet)
 	req.Header.SetContentLength(0)
+	tc := tracecontext.FromRequest(&req.Header)
+	tc.Inject(&req.Header)
 	lease, err := svc.Pick(nil)
 	if err != nil {
 		return fmt.Errorf("fetching %s%s: %w", service, pathQuery, err)

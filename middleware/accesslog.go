@@ -17,7 +17,8 @@ type UpstreamNamer interface {
 }
 
 // AccessLog logs one line per request at Info after it is answered: request
-// id, method, path, service, upstream, retries, status, duration and
+// id, trace id (W3C Trace Context, as the Trace middleware left it; it must
+// run first), method, path, service, upstream, retries, status, duration and
 // response bytes. upstreamKey and retriesKey are the Locals keys under which
 // handlers leave the upstream that answered and the number of retries (an
 // int). When Info is disabled for logger it costs one check per request.
@@ -44,6 +45,7 @@ func AccessLog(logger *slog.Logger, upstreamKey, retriesKey string) fiber.Handle
 		resp := c.Response()
 		logger.LogAttrs(context.Background(), slog.LevelInfo, "request",
 			slog.String("requestId", string(GetRequestID(c))),
+			slog.String("traceId", string(TraceID(c))),
 			slog.String("method", c.Method()),
 			slog.String("path", c.Path()),
 			slog.String("service", service),

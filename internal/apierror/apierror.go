@@ -3,6 +3,7 @@
 package apierror
 
 import (
+	"bytes"
 	"strconv"
 
 	"github.com/gofiber/fiber/v2"
@@ -27,7 +28,7 @@ func Write(c *fiber.Ctx, status int, msg string) error {
 	resp.SetStatusCode(status)
 	resp.Header.SetContentType(fiber.MIMEApplicationJSONCharsetUTF8)
 	resp.ResetBody()
-	resp.AppendBodyString(`{"error":"`)
+	resp.AppendBodyString(bodyPrefix)
 	resp.AppendBodyString(msg)
 	resp.AppendBodyString(`","requestId":"`)
 	resp.AppendBody(id) // request ids are validated to [A-Za-z0-9._:-]
@@ -47,5 +48,24 @@ func WriteRetry(c *fiber.Ctx, status int, msg string, retryAfterSeconds int) err
 // outside any request (a connection refused before one was read). msg and
 // id follow Write's rules: plain ASCII without quotes or backslashes.
 func Body(msg, id string) []byte {
-	return []byte(`{"error":"` + msg + `","requestId":"` + id + `"}`)
+	return []byte(bodyPrefix + msg + `","requestId":"` + id + `"}`)
+}
+
+// bodyPrefix starts every body Write sends.
+const bodyPrefix = `{"error":"`
+
+// Message returns the message of a body Write sent, for the trace span of
+// the request it answered: Write's messages hold no quote, so the message
+// runs to the next one. It reports false for any other body (an
+// upstream's).
+func Message(body []byte) (string, bool) {
+	rest, ok := bytes.CutPrefix(body, []byte(bodyPrefix))
+	if !ok {
+		return "", false
+	}
+	end := bytes.IndexByte(rest, '"')
+	if end < 0 {
+		return "", false
+	}
+	return string(rest[:end]), true
 }

@@ -191,10 +191,32 @@ func (c *Context) setParent(h *fasthttp.RequestHeader) {
 	// and returns the previous one, which is put back.
 	if h.DisableNormalizing() {
 		h.SetBytesV(HeaderParent, buf[:])
-		return
+	} else {
+		h.EnableNormalizing()
+		h.SetCanonical([]byte("Traceparent"), buf[:])
 	}
-	h.EnableNormalizing()
-	h.SetCanonical([]byte("Traceparent"), buf[:])
+	if len(h.PeekAll(HeaderParent)) > 1 {
+		dropExtraParents(h, buf[:])
+	}
+}
+
+// dropExtraParents leaves h with one traceparent line, parent, when the
+// request carried several: the first was the one parsed, and no other may
+// reach the upstream beside the gateway's (fasthttp's Set replaces only the
+// first). fasthttp's Del moves the last field into the deleted one's place,
+// so the tracestate lines, whose order is the list's (Trace Context,
+// "tracestate Header"), are taken out and put back in order.
+func dropExtraParents(h *fasthttp.RequestHeader, parent []byte) {
+	var states [][]byte
+	for _, v := range h.PeekAll(HeaderState) {
+		states = append(states, bytes.Clone(v))
+	}
+	h.Del(HeaderParent)
+	h.Del(HeaderState)
+	h.SetBytesV(HeaderParent, parent)
+	for _, v := range states {
+		h.AddBytesV(HeaderState, v)
+	}
 }
 
 // setState replaces every tracestate line with c.State, or removes them.

@@ -216,6 +216,25 @@ func checkInjected(t *testing.T, h *fasthttp.RequestHeader, c *Context, want []s
 	}
 }
 
+// TestInjectReplacesEveryParentLine: a request with two traceparent lines
+// is continued by the first, and only the gateway's reaches the upstream.
+func TestInjectReplacesEveryParentLine(t *testing.T) {
+	second := "00-" + strings.Repeat("ab", 16) + "-" + strings.Repeat("cd", 8) + "-01"
+	in := copied(sample, "a=1", "b=2", "c=3")
+	in.Add(HeaderParent, second)
+	c := FromRequest(in)
+	if c.TraceID.String() != sampleTrace {
+		t.Fatalf("trace id %s, want the first line's %s", c.TraceID, sampleTrace)
+	}
+	c.Inject(in)
+	checkInjected(t, in, &c, []string{"a=1", "b=2", "c=3"})
+	var fresh fasthttp.RequestHeader
+	fresh.Add(HeaderParent, sample)
+	fresh.Add(HeaderParent, second)
+	c.InjectNew(&fresh)
+	checkInjected(t, &fresh, &c, []string{"a=1"})
+}
+
 func TestInjectNew(t *testing.T) {
 	c := Start([]byte(sample), []byte("a=1"))
 	var h fasthttp.RequestHeader
