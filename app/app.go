@@ -53,7 +53,11 @@ type App struct {
 // New builds the gateway for cfg. It does not listen; call Listener or
 // Listen.
 func New(cfg *config.Config, opts Options) (*App, error) {
-	a := &App{cfg: cfg, log: opts.Logger, obs: newObservability()}
+	obs, err := newObservability()
+	if err != nil {
+		return nil, err
+	}
+	a := &App{cfg: cfg, log: opts.Logger, obs: obs}
 	if a.log == nil {
 		a.log = NewLogger(os.Stderr, cfg.LogLevel, cfg.LogFormat)
 	}
@@ -98,6 +102,9 @@ func fiberConfig(cfg *config.Config, onError fiber.ErrorHandler) fiber.Config {
 // routes installs the middleware chain and the route table.
 func (a *App) routes() error {
 	f := a.fiber
+	recoverer := middleware.NewRecoverer(a.log, a.ids)
+	a.obs.sources.Panics = recoverer.Panics
+	f.Use(recoverer.Handler()) // first, so that it covers everything after it
 	f.Use(middleware.RequestID(a.ids))
 	f.Use(a.trace.Context())
 	f.Use(a.httpMetrics())

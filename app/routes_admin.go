@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/ansrivas/fiberprometheus/v2"
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -25,7 +24,7 @@ const (
 // counters of other components that the gateway collector reads.
 type observability struct {
 	registry *prometheus.Registry
-	http     *fiberprometheus.FiberPrometheus
+	http     *metrics.HTTP
 	build    metrics.BuildInfo
 	started  time.Time
 	// sources is filled by New (client connections) and the route hooks
@@ -37,15 +36,20 @@ type observability struct {
 // newObservability creates the registry and the HTTP metrics middleware:
 // gateway_http_requests_total and gateway_http_request_duration_seconds by
 // status code, method and route template (/api/:service/*, never the raw
-// path; fiberprometheus skips requests that matched no route).
-func newObservability() observability {
+// path; requests that matched no route are not counted). The series are
+// fiberprometheus's; see metrics.HTTP for why its middleware is not.
+func newObservability() (observability, error) {
 	reg := prometheus.NewRegistry()
+	h, err := metrics.NewHTTP(reg, "gateway", "http")
+	if err != nil {
+		return observability{}, err
+	}
 	return observability{
 		registry: reg,
-		http:     fiberprometheus.NewWithRegistry(reg, "", "gateway", "http", nil),
+		http:     h,
 		build:    metrics.ReadBuildInfo(),
 		started:  time.Now(),
-	}
+	}, nil
 }
 
 // httpMetrics is the middleware counting every request; routes installs it

@@ -134,6 +134,9 @@ func (c *Collector) collectSources(ch chan<- prometheus.Metric) {
 		counter(ch, d.connsRefused, float64(cs.RefusedPerIP), "per_ip")
 		counter(ch, d.connsRefused, float64(cs.RefusedTotal), "total")
 	}
+	if src.Panics != nil {
+		counter(ch, d.panics, float64(src.Panics()))
+	}
 }
 
 func gauge(ch chan<- prometheus.Metric, d *prometheus.Desc, v float64, labels ...string) {

@@ -156,6 +156,7 @@ func TestCollectorSources(t *testing.T) {
 		Cache:       func() CacheStats { return CacheStats{Hits: 5, Misses: 6, Bypasses: 7} },
 		Shed:        func() ShedStats { return ShedStats{Inflight: 11, Pressure: 12} },
 		Conns:       func() ConnStats { return ConnStats{Open: 13, RefusedPerIP: 14, RefusedTotal: 15} },
+		Panics:      func() int64 { return 16 },
 	}
 	values, _ := gather(t, NewCollector(fixedPool{}, BuildInfo{}, src))
 	want := map[string]float64{
@@ -175,6 +176,7 @@ func TestCollectorSources(t *testing.T) {
 		"gateway_client_connections_open{}":                       13,
 		"gateway_client_connections_refused_total{limit=per_ip}":  14,
 		"gateway_client_connections_refused_total{limit=total}":   15,
+		"gateway_panics_total{}":                                  16,
 	}
 	for series, v := range want {
 		if got, ok := values[series]; !ok || got != v {

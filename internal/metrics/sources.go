@@ -11,6 +11,7 @@ type Sources struct {
 	Cache       func() CacheStats     // the response cache
 	Shed        func() ShedStats      // requests answered 503 by load shedding
 	Conns       func() ConnStats      // client connections, by the listener's limiter
+	Panics      func() int64          // handler panics recovered and answered 500
 }
 
 // ConnStats are the client connections the gateway's listener counts:

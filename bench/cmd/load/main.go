@@ -23,8 +23,10 @@ import (
 	"syscall"
 	"time"
 
+	"gateway/bench/internal/chaos"
 	"gateway/bench/internal/httpsuite"
 	"gateway/bench/internal/launch"
+	"gateway/bench/internal/rig"
 	"gateway/bench/internal/streams"
 	"gateway/bench/internal/upstream"
 )
@@ -32,6 +34,9 @@ import (
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == "serve-upstream" {
 		os.Exit(serveUpstream(os.Args[2:]))
+	}
+	if len(os.Args) > 1 && os.Args[1] == rig.ChildCommand {
+		os.Exit(serveFaultUpstream(os.Args[2:]))
 	}
 	suite := suiteOf(os.Args[1:])
 	fs := flag.NewFlagSet("load", flag.ExitOnError)
@@ -53,8 +58,21 @@ func main() {
 			*timeout = 5 * time.Minute
 		}
 		run = func(ctx context.Context) error { return streams.Run(ctx, *c, os.Stdout) }
+	case "chaos":
+		c := chaos.Flags(fs)
+		_ = fs.Parse(os.Args[1:])
+		if err := c.Finish(fs); err != nil {
+			fail(err)
+		}
+		if !isSet(fs, "timeout") {
+			*timeout = 10 * time.Minute
+			if c.Short {
+				*timeout = 2 * time.Minute
+			}
+		}
+		run = func(ctx context.Context) error { return chaos.Run(ctx, *c, os.Stdout) }
 	default:
-		fail(fmt.Errorf("unknown -suite %q (http or streams)", suite))
+		fail(fmt.Errorf("unknown -suite %q (http, streams or chaos)", suite))
 	}
 	if _, _, err := launch.RaiseFileLimit(); err != nil {
 		fail(err)
