@@ -12,6 +12,7 @@ import (
 
 	"gateway/config"
 	"gateway/internal/apierror"
+	"gateway/internal/forwarded"
 	"gateway/upstream"
 )
 
@@ -166,7 +167,7 @@ func prepareRequest(req *fasthttp.Request, ctx *fasthttp.RequestCtx, trustedProx
 	// fasthttp's server already answered any "Expect: 100-continue"; the
 	// client is not waiting for the upstream's.
 	req.Header.Del(fasthttp.HeaderExpect)
-	setForwarded(&req.Header, ctx, trustedProxies)
+	forwarded.Set(&req.Header, ctx, trustedProxies)
 	switch cl := in.Header.ContentLength(); {
 	case !hasBody(cl):
 	case body != nil:

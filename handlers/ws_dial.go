@@ -17,6 +17,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"gateway/internal/apierror"
+	"gateway/internal/forwarded"
 	"gateway/upstream"
 )
 
@@ -193,7 +194,7 @@ func (w *WSBridge) upstreamHeader(ctx *fasthttp.RequestCtx) http.Header {
 	var h fasthttp.RequestHeader
 	ctx.Request.Header.CopyTo(&h)
 	removeRequestHops(&h)
-	setForwarded(&h, ctx, w.trusted)
+	forwarded.Set(&h, ctx, w.trusted)
 	out := make(http.Header, h.Len())
 	for k, v := range h.All() {
 		key := http.CanonicalHeaderKey(string(k))

@@ -54,6 +54,11 @@ type UpstreamSnapshot struct {
 	ActiveSSE       int64 `json:"activeSse"`
 	ActiveWebSocket int64 `json:"activeWebSocket"`
 
+	// ConnsDiscarded counts the upstream's keep-alive connections closed
+	// rather than reused because bytes no request asked for were on them,
+	// or the upstream had closed them while idle.
+	ConnsDiscarded ConnDiscards `json:"connsDiscarded"`
+
 	// LatencyStats is embedded, so its JSON fields appear at this level.
 	LatencyStats
 }
@@ -98,6 +103,7 @@ func (u *Upstream) snapshot(now int64) UpstreamSnapshot {
 		Trips:           u.br.trips.Load(),
 		ActiveSSE:       u.sse.Load(),
 		ActiveWebSocket: u.ws.Load(),
+		ConnsDiscarded:  u.discards.read(),
 	}
 	s.LatencyStats = u.latency.read(now, u.sh.wall)
 	if s.State == StateOpen {

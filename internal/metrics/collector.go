@@ -91,6 +91,10 @@ func (c *Collector) collectUpstream(ch chan<- prometheus.Metric, u *upstream.Ups
 	counter(ch, d.retries, float64(u.Retries), svc, url)
 	gauge(ch, d.sse, float64(u.ActiveSSE), svc, url)
 	gauge(ch, d.ws, float64(u.ActiveWebSocket), svc, url)
+	cd := &u.ConnsDiscarded
+	counter(ch, d.connsDiscarded, float64(cd.UnreadBytes), svc, url, upstream.DiscardUnreadBytes.String())
+	counter(ch, d.connsDiscarded, float64(cd.IdleBytes), svc, url, upstream.DiscardIdleBytes.String())
+	counter(ch, d.connsDiscarded, float64(cd.IdleClosed), svc, url, upstream.DiscardIdleClosed.String())
 
 	h := &u.Latency
 	cumulative := make(map[float64]uint64, len(c.buckets))

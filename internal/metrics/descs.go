@@ -10,6 +10,7 @@ type descs struct {
 	requests, inflight, latency, ewma *prometheus.Desc
 	state, trips, retries             *prometheus.Desc
 	sse, ws                           *prometheus.Desc
+	connsDiscarded                    *prometheus.Desc
 
 	wsMessages, wsBytes, wsCloses *prometheus.Desc
 	rateLimited, cache, shed      *prometheus.Desc
@@ -51,6 +52,9 @@ func newDescs() descs {
 			"Server-sent event streams open to the upstream."),
 		ws: upstreamDesc("websocket_bridges_active",
 			"WebSocket connections bridged to the upstream."),
+		connsDiscarded: upstreamDesc("upstream_conns_discarded_total",
+			"Keep-alive connections to the upstream closed instead of reused, by reason: unread_bytes (bytes past a response's end), idle_bytes (bytes waiting on an idle connection), idle_closed (the upstream closed it while idle).",
+			"reason"),
 
 		wsMessages: plain("websocket_messages_total",
 			"WebSocket messages relayed, by direction (to_upstream, to_client).", "direction"),
@@ -77,7 +81,7 @@ func newDescs() descs {
 func (d *descs) all() []*prometheus.Desc {
 	return []*prometheus.Desc{
 		d.build, d.budgetActive, d.budgetLimit,
-		d.requests, d.inflight, d.latency, d.ewma, d.state, d.trips, d.retries, d.sse, d.ws,
+		d.requests, d.inflight, d.latency, d.ewma, d.state, d.trips, d.retries, d.sse, d.ws, d.connsDiscarded,
 		d.wsMessages, d.wsBytes, d.wsCloses, d.rateLimited, d.cache, d.shed,
 		d.connsOpen, d.connsRefused, d.panics,
 	}
