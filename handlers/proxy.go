@@ -112,7 +112,7 @@ func (p *Proxy) send(c *fiber.Ctx, svc *upstream.Service, req *fasthttp.Request,
 	// that name with a string concatenation per call.
 	rest := c.Params("*1")
 	query := ctx.URI().QueryString()
-	r := retry{budget: p.pool.RetryBudget(), stream: stream}
+	r := newRetry(c, p.pool.RetryBudget(), stream)
 	defer r.end()
 	rt := middleware.TraceOf(c)
 	for {
