@@ -55,7 +55,8 @@ func newObservability() (observability, error) {
 // ahead of the routes so that it sees each one's final status.
 func (a *App) httpMetrics() fiber.Handler { return a.obs.http.Middleware }
 
-// adminRoutes installs GET /metrics, GET /admin and GET /admin/stats. It
+// adminRoutes installs GET /metrics, GET /admin and GET /admin/stats, on
+// the ADMIN_ADDR listener when it is set (see adminRouter). It
 // runs last in routes, after the hooks that fill a.obs.sources.
 func (a *App) adminRoutes() error {
 	c := metrics.NewCollector(a.pool, a.obs.build, a.obs.sources)
@@ -66,8 +67,9 @@ func (a *App) adminRoutes() error {
 	if err != nil {
 		return fmt.Errorf("building admin handlers: %w", err)
 	}
-	a.obs.http.RegisterAt(a.fiber, metricsPath)
-	a.fiber.Get(adminPath, with(a.guards.admin(), admin.Page)...)
-	a.fiber.Get(adminStatsPath, with(a.guards.admin(), admin.Stats)...)
+	r := a.adminRouter()
+	a.obs.http.RegisterAt(r, metricsPath)
+	r.Get(adminPath, with(a.guards.admin(), admin.Page)...)
+	r.Get(adminStatsPath, with(a.guards.admin(), admin.Stats)...)
 	return nil
 }
