@@ -20,7 +20,7 @@ func adminAddr(t *testing.T, gw *gatewaytest.Gateway) string {
 	return gw.App.AdminAddr()
 }
 
-var adminPaths = []string{"/admin", "/admin/stats", "/metrics", "/_pressure"}
+var adminPaths = []string{"/admin", "/admin/stats", "/metrics", "/_pressure", "/admin/decisions"}
 
 // With ADMIN_ADDR set, the operator's routes answer only there: the main
 // listener says 404 in the JSON error shape, the admin listener serves
@@ -45,8 +45,17 @@ func TestAdminOnItsOwnListener(t *testing.T) {
 			t.Errorf("admin listener %s: %d %s", p, code, body)
 		}
 	}
-	if code, _ := getBody(t, gw.URL+"/api/users/x"); code != 200 {
-		t.Errorf("main listener /api: %d", code)
+	const id = "admin-apart-1"
+	resp := httpGet(t, gw.URL+"/api/users/x", map[string]string{"X-Request-Id": id})
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("main listener /api: %d", resp.StatusCode)
+	}
+	if code, body := getBody(t, gw.URL+"/admin/decisions/"+id); code != 404 || strings.Contains(body, `"chosen"`) {
+		t.Errorf("main listener /admin/decisions/%s: %d %s", id, code, body)
+	}
+	if code, body := getBody(t, "http://"+admin+"/admin/decisions/"+id); code != 200 || !strings.Contains(body, id) {
+		t.Errorf("admin listener /admin/decisions/%s: %d %s", id, code, body)
 	}
 	if code, _ := getBody(t, "http://"+admin+"/api/users/x"); code != 404 {
 		t.Errorf("admin listener /api: %d, want 404", code)

@@ -16,6 +16,7 @@ const (
 	metricsPath    = "/metrics"
 	adminPath      = "/admin"
 	adminStatsPath = "/admin/stats"
+	decisionsPath  = "/admin/decisions"
 )
 
 // observability is the app's metrics state: its own Prometheus registry
@@ -55,9 +56,10 @@ func newObservability() (observability, error) {
 // ahead of the routes so that it sees each one's final status.
 func (a *App) httpMetrics() fiber.Handler { return a.obs.http.Middleware }
 
-// adminRoutes installs GET /metrics, GET /admin and GET /admin/stats, on
-// the ADMIN_ADDR listener when it is set (see adminRouter). It
-// runs last in routes, after the hooks that fill a.obs.sources.
+// adminRoutes installs GET /metrics, GET /admin, GET /admin/stats and the
+// decision routes, on the ADMIN_ADDR listener when it is set (see
+// adminRouter). It runs last in routes, after the hooks that fill
+// a.obs.sources.
 func (a *App) adminRoutes() error {
 	c := metrics.NewCollector(a.pool, a.obs.build, a.obs.sources)
 	if err := metrics.Register(a.obs.registry, c); err != nil {
@@ -71,5 +73,8 @@ func (a *App) adminRoutes() error {
 	a.obs.http.RegisterAt(r, metricsPath)
 	r.Get(adminPath, with(a.guards.admin(), admin.Page)...)
 	r.Get(adminStatsPath, with(a.guards.admin(), admin.Stats)...)
+	decisions := handlers.NewDecisions(a.pool)
+	r.Get(decisionsPath, with(a.guards.admin(), decisions.Recent)...)
+	r.Get(decisionsPath+"/:requestId", with(a.guards.admin(), decisions.One)...)
 	return nil
 }
