@@ -12,6 +12,8 @@ import (
 
 	"gateway/config"
 	"gateway/internal/apierror"
+	"gateway/internal/forwarded"
+	"gateway/middleware"
 	"gateway/upstream"
 )
 
@@ -110,8 +112,9 @@ func (p *Proxy) send(c *fiber.Ctx, svc *upstream.Service, req *fasthttp.Request,
 	// that name with a string concatenation per call.
 	rest := c.Params("*1")
 	query := ctx.URI().QueryString()
-	r := retry{budget: p.pool.RetryBudget(), stream: stream}
+	r := newRetry(c, p.pool.RetryBudget(), stream)
 	defer r.end()
+	rt := middleware.TraceOf(c)
 	for {
 		lease, err := r.pick(svc)
 		if err != nil {
@@ -124,17 +127,21 @@ func (p *Proxy) send(c *fiber.Ctx, svc *upstream.Service, req *fasthttp.Request,
 		u := lease.Upstream()
 		c.Locals(LocalUpstream, u)
 		setUpstreamURI(req, u, rest, query)
+		span := startAttempt(rt, &req.Header, u, r.count())
 		err = client(u).DoTimeout(req, resp, p.timeout)
 		if err == nil {
+			endAttempt(span, resp, failure{}, nil)
 			return lease, nil
 		}
 		if f, ok := clientFailure(err); ok {
+			endAttempt(span, resp, f, err)
 			lease.Done(upstream.Outcome{Err: err, Canceled: true})
 			resp.Reset()
 			return upstream.Lease{}, apierror.Write(c, f.status, f.msg)
 		}
 		lease.Done(upstream.Outcome{Err: err})
 		f := classify(err)
+		endAttempt(span, resp, f, err)
 		if r.again(c, u, f, canRetry(req)) {
 			continue
 		}
@@ -169,7 +176,7 @@ func prepareRequest(req *fasthttp.Request, ctx *fasthttp.RequestCtx, trustedProx
 		// the client is not waiting for the upstream's.
 		req.Header.Del(fasthttp.HeaderExpect)
 	}
-	setForwarded(&req.Header, ctx, trustedProxies)
+	forwarded.Set(&req.Header, ctx, trustedProxies)
 	switch cl := in.Header.ContentLength(); {
 	case !hasBody(cl):
 	case body != nil:

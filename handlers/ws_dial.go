@@ -17,6 +17,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"gateway/internal/apierror"
+	"gateway/internal/forwarded"
 	"gateway/upstream"
 )
 
@@ -105,7 +106,7 @@ func (p *pendingBridge) finishUnused() {
 // returns nil.
 func (w *WSBridge) dial(c *fiber.Ctx, svc *upstream.Service, path, query []byte) *pendingBridge {
 	header := w.upstreamHeader(c.Context())
-	r := retry{budget: w.pool.RetryBudget(), stream: true}
+	r := newRetry(c, w.pool.RetryBudget(), true)
 	defer r.end()
 	for {
 		lease, err := r.pick(svc)
@@ -193,7 +194,7 @@ func (w *WSBridge) upstreamHeader(ctx *fasthttp.RequestCtx) http.Header {
 	var h fasthttp.RequestHeader
 	ctx.Request.Header.CopyTo(&h)
 	removeRequestHops(&h)
-	setForwarded(&h, ctx, w.trusted)
+	forwarded.Set(&h, ctx, w.trusted)
 	out := make(http.Header, h.Len())
 	for k, v := range h.All() {
 		key := http.CanonicalHeaderKey(string(k))

@@ -3,6 +3,7 @@ package middleware
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -13,9 +14,10 @@ import (
 	"gateway/config"
 )
 
-// Cache is the shared response cache for safe GETs on /api (issue 5): an
+// Cache is the shared response cache for safe GETs on /api: an
 // LRU bounded by CACHE_MAX_BYTES, keyed by the raw request URI (plus the JWT
-// subject for private entries, plus the request headers the response's Vary
+// subject for private entries, plus the Host asked for and the forwarding
+// values the upstream is told, plus the request headers the response's Vary
 // names), with request coalescing and RFC 5861 stale-while-revalidate and
 // stale-if-error. Build one with NewCache; Close it on shutdown to stop its
 // background refreshes. A Cache must not be copied.
@@ -26,6 +28,7 @@ type Cache struct {
 	refresher Refresher
 	subject   func(*fiber.Ctx) string
 	now       func() time.Time
+	trusted   []netip.Prefix // TRUSTED_PROXIES: whose forwarding fields key entries
 
 	defaultTTL    time.Duration
 	maxBody       int
@@ -117,6 +120,7 @@ func NewCache(cfg *config.Config, opts ...CacheOption) (*Cache, error) {
 		defaultTTL:    cfg.CacheDefaultTTL,
 		maxBody:       cfg.CacheMaxBodyBytes,
 		bySubject:     cfg.CachePrivateBySubject,
+		trusted:       cfg.TrustedProxies,
 		passTTL:       cfg.CacheDefaultTTL,
 		maxRefreshing: 64,
 	}

@@ -2,9 +2,12 @@ package middleware
 
 import (
 	"bytes"
+	"net/netip"
 	"sort"
 
 	"github.com/valyala/fasthttp"
+
+	"gateway/internal/forwarded"
 )
 
 // cacheKeyBuf builds a cache key without allocating: it is pooled by the
@@ -13,7 +16,9 @@ import (
 // A key is the raw request URI as the client sent it (service, path and
 // query, before any decoding, so two URIs the proxy could treat differently
 // never share an entry), then "\x00s=" and the subject for private entries,
-// then for each header the response's Vary names "\x00name=value".
+// then the origin part (forwarded.AppendKey: the Host asked for and the
+// forwarding values the upstream receives), then for each header the
+// response's Vary names "\x00name=value".
 type cacheKeyBuf struct {
 	b    []byte
 	base int // len(b) after the URI and subject: the per-URL part
@@ -26,6 +31,16 @@ func (k *cacheKeyBuf) reset(uri []byte, subject string) {
 		k.b = append(k.b, "\x00s="...)
 		k.b = append(k.b, subject...)
 	}
+	k.base = len(k.b)
+}
+
+// addOrigin appends the origin part of the key for the request in ctx, as
+// the proxy would forward it given the trusted proxies, and makes it part of
+// the per-URL key: an answer shaped by the Host a client asked for (a page
+// with absolute links, a redirect to that host) is only ever served to a
+// client for which the upstream would have been told the same.
+func (k *cacheKeyBuf) addOrigin(ctx *fasthttp.RequestCtx, trusted []netip.Prefix) {
+	k.b = forwarded.AppendKey(k.b, ctx, trusted)
 	k.base = len(k.b)
 }
 

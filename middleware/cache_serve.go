@@ -35,6 +35,7 @@ func (c *Cache) serve(ctx *fiber.Ctx) error {
 	kb := c.keys.Get().(*cacheKeyBuf)
 	defer c.keys.Put(kb)
 	kb.reset(h.RequestURI(), subject)
+	kb.addOrigin(ctx.Context(), c.trusted)
 	if mode == reqRefresh {
 		return c.bypass(ctx, kb)
 	}

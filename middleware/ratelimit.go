@@ -139,7 +139,7 @@ func NewRateLimit(cfg *config.Config, opts ...RateLimitOption) (*RateLimiter, er
 	if cfg.RateLimitWindow <= 0 {
 		return nil, errors.New("RATE_LIMIT_WINDOW_MS must be positive")
 	}
-	key, err := parseRateKey(cfg.RateLimitKey, cfg.TrustedProxies)
+	key, err := parseRateKey(cfg.RateLimitKey, cfg.TrustedProxies, cfg.RateLimitIPv6Prefix)
 	if err != nil {
 		return nil, err
 	}

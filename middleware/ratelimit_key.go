@@ -24,12 +24,15 @@ type rateKey struct {
 	mode    rateKeyMode
 	header  string         // for rateKeyHeader
 	trusted []netip.Prefix // for ClientIP
+	// v6Bits is the prefix length IPv6 clients are keyed by
+	// (RATE_LIMIT_IPV6_PREFIX); 0 or 128 keys each address alone.
+	v6Bits int
 }
 
 // parseRateKey reads RATE_LIMIT_KEY: "ip" (also ""), "sub" or
-// "header:<Name>".
-func parseRateKey(spec string, trusted []netip.Prefix) (rateKey, error) {
-	k := rateKey{trusted: trusted}
+// "header:<Name>". IPv6 clients are keyed by their first v6Bits bits.
+func parseRateKey(spec string, trusted []netip.Prefix, v6Bits int) (rateKey, error) {
+	k := rateKey{trusted: trusted, v6Bits: v6Bits}
 	switch {
 	case spec == "" || spec == "ip":
 		k.mode = rateKeyIP
@@ -57,5 +60,21 @@ func (k rateKey) appendKey(dst []byte, c *fiber.Ctx) []byte {
 			return append(append(dst, "hdr:"...), v...)
 		}
 	}
-	return ClientIP(c, k.trusted).AppendTo(append(dst, "ip:"...))
+	return k.appendIP(append(dst, "ip:"...), ClientIP(c, k.trusted))
+}
+
+// appendIP appends the key of client address ip: an IPv4 address as it
+// is, an IPv6 address as its v6Bits prefix ("2001:db8:1:2::/64"). One
+// subscriber is usually given a whole /64 (RFC 6177, RFC 8273) and picks
+// any address in it at will (RFC 8981 temporary addresses), so keying each
+// address alone would hand one client 2^64 budgets.
+func (k rateKey) appendIP(dst []byte, ip netip.Addr) []byte {
+	if !ip.Is6() || k.v6Bits <= 0 || k.v6Bits >= 128 {
+		return ip.AppendTo(dst)
+	}
+	p, err := ip.WithZone("").Prefix(k.v6Bits)
+	if err != nil {
+		return ip.AppendTo(dst)
+	}
+	return p.AppendTo(dst)
 }

@@ -127,6 +127,9 @@ func TestRateLimitKeys(t *testing.T) {
 		{"ip", "ip",
 			[]string{xff, "198.51.100.1"}, []string{xff, "198.51.100.2"},
 			[]string{xff, "6.6.6.6, 198.51.100.1"}}, // spoofed left part ignored
+		{"ipv6 per /64", "ip",
+			[]string{xff, "2001:db8:1:2::1"}, []string{xff, "2001:db8:1:3::1"},
+			[]string{xff, "2001:db8:1:2:ffff:eeee:dddd:cccc"}}, // same /64, another address
 		{"sub", "sub",
 			[]string{testSubjectHeader, "alice", xff, "198.51.100.1"}, []string{testSubjectHeader, "bob", xff, "198.51.100.1"},
 			[]string{testSubjectHeader, "alice", xff, "198.51.100.9"}},
@@ -153,6 +156,34 @@ func TestRateLimitKeys(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestRateKeyIP(t *testing.T) {
+	tests := []struct {
+		ip   string
+		bits int
+		want string
+	}{
+		{"198.51.100.7", 64, "ip:198.51.100.7"},
+		{"::ffff:198.51.100.7", 64, "ip:198.51.100.7"}, // ClientIP unmaps; Unmap here stands in
+		{"2001:db8:1:2:3:4:5:6", 64, "ip:2001:db8:1:2::/64"},
+		{"2001:db8:1:2:3:4:5:6", 48, "ip:2001:db8:1::/48"},
+		{"2001:db8:1:2:3:4:5:6", 56, "ip:2001:db8:1::/56"},
+		{"2001:db8:1:2:3:4:5:6", 128, "ip:2001:db8:1:2:3:4:5:6"},
+		{"2001:db8:1:2:3:4:5:6", 0, "ip:2001:db8:1:2:3:4:5:6"},
+		{"fe80::1%eth0", 64, "ip:fe80::/64"},
+		{"::1", 64, "ip:::/64"},
+	}
+	for _, tt := range tests {
+		k, err := parseRateKey("ip", nil, tt.bits)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ip := netip.MustParseAddr(tt.ip).Unmap()
+		if got := string(k.appendIP([]byte("ip:"), ip)); got != tt.want {
+			t.Errorf("%s /%d: key %q, want %q", tt.ip, tt.bits, got, tt.want)
+		}
 	}
 }
 

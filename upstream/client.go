@@ -21,11 +21,12 @@ const (
 )
 
 // newClients returns the ordinary and the stream HostClient of one upstream.
-func newClients(sh *shared, base *url.URL) (client, stream *fasthttp.HostClient) {
+// Both count the connections they discard, rather than reuse, in d.
+func newClients(sh *shared, base *url.URL, d *discardCounters) (client, stream *fasthttp.HostClient) {
 	client = newHostClient(sh, base)
 	client.MaxConns = sh.maxConns
 	client.ReadTimeout = sh.proxyTimeout
-	client.Transport = &transport{timeout: sh.proxyTimeout}
+	client.Transport = &transport{timeout: sh.proxyTimeout, discards: d}
 	idle := sh.proxyTimeout
 	client.Dial = func(addr string) (net.Conn, error) {
 		c, err := sh.dial(addr)
@@ -40,7 +41,7 @@ func newClients(sh *shared, base *url.URL) (client, stream *fasthttp.HostClient)
 	stream.Dial = streamDial(sh.dial) // see StreamConn
 	// The gateway's transport, whose streamed bodies an event stream may
 	// read raw from the connection (see RawBody).
-	stream.Transport = &transport{timeout: sh.proxyTimeout, streamAll: true}
+	stream.Transport = &transport{timeout: sh.proxyTimeout, streamAll: true, discards: d}
 	return client, stream
 }
 

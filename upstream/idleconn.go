@@ -21,6 +21,7 @@ type idleConn struct {
 	net.Conn
 	idle          time.Duration
 	read, written time.Time // the deadlines in force; zero when none
+	check         idleCheck // is the idle connection clean (see idleChecker)
 }
 
 // SetReadDeadline records t and passes it through.

@@ -9,6 +9,7 @@ type Snapshot struct {
 	TakenAt     time.Time           `json:"takenAt"`
 	Services    []ServiceSnapshot   `json:"services"` // sorted by name
 	RetryBudget RetryBudgetSnapshot `json:"retryBudget"`
+	DecisionLog DecisionLogStats    `json:"decisionLog"`
 }
 
 // ServiceSnapshot is one service's upstreams, in configured order.
@@ -53,6 +54,11 @@ type UpstreamSnapshot struct {
 	ActiveSSE       int64 `json:"activeSse"`
 	ActiveWebSocket int64 `json:"activeWebSocket"`
 
+	// ConnsDiscarded counts the upstream's keep-alive connections closed
+	// rather than reused because bytes no request asked for were on them,
+	// or the upstream had closed them while idle.
+	ConnsDiscarded ConnDiscards `json:"connsDiscarded"`
+
 	// LatencyStats is embedded, so its JSON fields appear at this level.
 	LatencyStats
 }
@@ -65,6 +71,7 @@ func (p *Pool) Snapshot() Snapshot {
 		TakenAt:     p.sh.wall(now),
 		Services:    make([]ServiceSnapshot, 0, len(t.sorted)),
 		RetryBudget: RetryBudgetSnapshot{Active: p.budget.Active(), Limit: p.budget.Limit()},
+		DecisionLog: p.DecisionLogStats(),
 	}
 	for _, svc := range t.sorted {
 		ss := ServiceSnapshot{Name: svc.name, Upstreams: make([]UpstreamSnapshot, 0, len(svc.ups))}
@@ -96,6 +103,7 @@ func (u *Upstream) snapshot(now int64) UpstreamSnapshot {
 		Trips:           u.br.trips.Load(),
 		ActiveSSE:       u.sse.Load(),
 		ActiveWebSocket: u.ws.Load(),
+		ConnsDiscarded:  u.discards.read(),
 	}
 	s.LatencyStats = u.latency.read(now, u.sh.wall)
 	if s.State == StateOpen {

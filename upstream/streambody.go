@@ -18,19 +18,20 @@ import (
 // written the body to the client (or failed to). Pooled: a body of known
 // length allocates nothing in steady state.
 type streamBody[C conn] struct {
-	pool    *sync.Pool
-	hc      *fasthttp.HostClient
-	cc      C
-	ops     ops[C]
-	br      *bufio.Reader
-	fixed   io.LimitedReader // the body when its length is known
-	body    io.Reader        // &fixed, a chunked decoder, or br until EOF
-	reuse   bool             // the connection may serve another request once the body ends
-	eof     bool             // the body was read to its end
-	bad     bool             // a read failed: the connection is unusable
-	mu      sync.Mutex
-	closed  bool
-	framing int // fasthttp content length: >= 0 known, -1 chunked, -2 until close
+	pool     *sync.Pool
+	hc       *fasthttp.HostClient
+	cc       C
+	ops      ops[C]
+	br       *bufio.Reader
+	fixed    io.LimitedReader // the body when its length is known
+	body     io.Reader        // &fixed, a chunked decoder, or br until EOF
+	reuse    bool             // the connection may serve another request once the body ends
+	eof      bool             // the body was read to its end
+	bad      bool             // a read failed: the connection is unusable
+	mu       sync.Mutex
+	closed   bool
+	framing  int              // fasthttp content length: >= 0 known, -1 chunked, -2 until close
+	discards *discardCounters // the upstream's, for a connection left dirty
 }
 
 func getBody[C conn](p *sync.Pool) *streamBody[C] {
@@ -41,8 +42,8 @@ func getBody[C conn](p *sync.Pool) *streamBody[C] {
 }
 
 // start readies s for one body of the given framing read from br.
-func (s *streamBody[C]) start(p *sync.Pool, hc *fasthttp.HostClient, cc C, o ops[C], br *bufio.Reader, contentLength int, closeConn bool) {
-	s.pool, s.hc, s.cc, s.ops, s.br = p, hc, cc, o, br
+func (s *streamBody[C]) start(p *sync.Pool, hc *fasthttp.HostClient, cc C, o ops[C], br *bufio.Reader, contentLength int, closeConn bool, d *discardCounters) {
+	s.pool, s.hc, s.cc, s.ops, s.br, s.discards = p, hc, cc, o, br, d
 	s.eof, s.bad, s.closed, s.framing = false, false, false, contentLength
 	s.reuse = !closeConn
 	switch {
@@ -113,16 +114,21 @@ func (s *streamBody[C]) Close() error {
 		return nil
 	}
 	s.closed = true
+	reuse := s.eof && !s.bad && s.reuse
 	if s.br != nil {
+		if reuse && unreadBytes(s.br) { // more than the body's framing said
+			reuse = false
+			s.discards.count(DiscardUnreadBytes)
+		}
 		s.hc.ReleaseReader(s.br)
 	}
-	if s.eof && !s.bad && s.reuse {
+	if reuse {
 		s.ops.release(s.hc, s.cc)
 	} else {
 		s.ops.close(s.hc, s.cc)
 	}
 	var zero C
-	s.hc, s.cc, s.br, s.body, s.fixed = nil, zero, nil, nil, io.LimitedReader{}
+	s.hc, s.cc, s.br, s.body, s.fixed, s.discards = nil, zero, nil, nil, io.LimitedReader{}, nil
 	s.pool.Put(s)
 	return nil
 }

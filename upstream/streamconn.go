@@ -39,6 +39,7 @@ type StreamConn struct {
 	laddr    streamAddr
 	interval time.Duration
 	watcher  StreamWatcher
+	check    idleCheck // is the idle connection clean (see idleChecker)
 }
 
 // streamAddr is a StreamConn's local address. fasthttp records a

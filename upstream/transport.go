@@ -39,7 +39,8 @@ type transport struct {
 	// an event stream with a Content-Length must still be relayed as it
 	// comes, not read whole under the time-to-headers deadline).
 	streamAll bool
-	bodies    sync.Pool // *streamBody[C] for fasthttp's connection type C
+	bodies    sync.Pool        // *streamBody[C] for fasthttp's connection type C
+	discards  *discardCounters // the upstream's; nil counts nothing
 }
 
 var _ fasthttp.RoundTripper = (*transport)(nil)
@@ -47,13 +48,47 @@ var _ fasthttp.RoundTripper = (*transport)(nil)
 // RoundTrip sends req on a connection of hc and reads the answer into resp.
 // It never asks fasthttp to retry: the gateway retries on its own.
 func (t *transport) RoundTrip(hc *fasthttp.HostClient, req *fasthttp.Request, resp *fasthttp.Response) (bool, error) {
-	cc, err := hc.AcquireConn(t.timeout, req.ConnectionClose())
-	if err != nil {
-		return false, err
+	for range maxDirtyConns {
+		cc, err := hc.AcquireConn(t.timeout, req.ConnectionClose())
+		if err != nil {
+			return false, err
+		}
+		if r, dirty := idleDirty(cc.Conn()); dirty {
+			t.discards.count(r)
+			hc.CloseConn(cc)
+			continue
+		}
+		// fasthttp does not export its connection type; the generic helpers
+		// infer it, and the method expressions release or close it.
+		return false, roundTrip(t, hc, cc, connOps(cc, (*fasthttp.HostClient).ReleaseConn, (*fasthttp.HostClient).CloseConn), req, resp)
 	}
-	// fasthttp does not export its connection type; the generic helpers
-	// infer it, and the method expressions release or close it.
-	return false, roundTrip(t, hc, cc, connOps(cc, (*fasthttp.HostClient).ReleaseConn, (*fasthttp.HostClient).CloseConn), req, resp)
+	return false, errDirtyConns
+}
+
+// maxDirtyConns bounds the pooled connections one request discards before
+// it gives up: each discard closes a connection, so the pool soon runs out
+// of dirty ones and dials, but an upstream dirtying every connection as
+// fast as they are reused must not keep a request looping.
+const maxDirtyConns = 8
+
+var errDirtyConns = errors.New("upstream left bytes on every pooled connection tried")
+
+// idleDirty reports whether the connection just taken from the pool must
+// be discarded, and why; a connection that cannot be checked (TLS, see
+// idleChecker) is taken as clean. A fresh connection is checked too: one
+// peek, next to a dial, costs nothing worth a flag.
+func idleDirty(c net.Conn) (DiscardReason, bool) {
+	ic, ok := c.(idleChecker)
+	if !ok {
+		return 0, false
+	}
+	switch ic.idleState() {
+	case idleBytes:
+		return DiscardIdleBytes, true
+	case idleClosed:
+		return DiscardIdleClosed, true
+	}
+	return 0, false
 }
 
 // conn is what the transport needs of fasthttp's pooled connection.
@@ -96,7 +131,9 @@ func roundTrip[C conn](t *transport, hc *fasthttp.HostClient, cc C, o ops[C], re
 		o.close(hc, cc)
 		return normalize(err)
 	}
-	closeConn := req.ConnectionClose() || resp.ConnectionClose()
+	// A 101 hands the connection over to another protocol: whatever
+	// follows is not HTTP, so it never goes back to the pool.
+	closeConn := req.ConnectionClose() || resp.ConnectionClose() || resp.StatusCode() == fasthttp.StatusSwitchingProtocols
 	cl := resp.Header.ContentLength()
 	switch {
 	case req.Header.IsHead() || noBody(resp.StatusCode()):
@@ -106,15 +143,19 @@ func roundTrip[C conn](t *transport, hc *fasthttp.HostClient, cc C, o ops[C], re
 		err = resp.ReadBody(br, bufferedBodyLimit)
 	default:
 		sb := getBody[C](&t.bodies)
-		sb.start(&t.bodies, hc, cc, o, br, cl, closeConn)
+		sb.start(&t.bodies, hc, cc, o, br, cl, closeConn, t.discards)
 		if cl < 0 {
 			cl = -1 // chunked or until close upstream: chunked to the client
 		}
 		resp.SetBodyStream(sb, cl)
 		return nil
 	}
+	dirty := err == nil && !closeConn && unreadBytes(br)
 	hc.ReleaseReader(br)
-	if err != nil || closeConn {
+	if dirty {
+		t.discards.count(DiscardUnreadBytes)
+	}
+	if err != nil || closeConn || dirty {
 		o.close(hc, cc)
 		return normalize(err)
 	}

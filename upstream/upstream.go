@@ -55,6 +55,7 @@ type Upstream struct {
 	ws        atomic.Int64
 	retired   atomic.Bool
 	lastErr   atomic.Pointer[errorRecord]
+	discards  discardCounters // connections closed instead of reused
 
 	ewma    peakEWMA
 	latency latencyRecorder
@@ -76,7 +77,7 @@ func newUpstream(sh *shared, service string, base *url.URL) *Upstream {
 		url:      base,
 		basePath: base.EscapedPath(),
 	}
-	u.client, u.streamClient = newClients(sh, base)
+	u.client, u.streamClient = newClients(sh, base, &u.discards)
 	u.ewma.init()
 	u.br.init(sh, u.stateChanged)
 	return u

@@ -91,6 +91,10 @@ func (c *Collector) collectUpstream(ch chan<- prometheus.Metric, u *upstream.Ups
 	counter(ch, d.retries, float64(u.Retries), svc, url)
 	gauge(ch, d.sse, float64(u.ActiveSSE), svc, url)
 	gauge(ch, d.ws, float64(u.ActiveWebSocket), svc, url)
+	cd := &u.ConnsDiscarded
+	counter(ch, d.connsDiscarded, float64(cd.UnreadBytes), svc, url, upstream.DiscardUnreadBytes.String())
+	counter(ch, d.connsDiscarded, float64(cd.IdleBytes), svc, url, upstream.DiscardIdleBytes.String())
+	counter(ch, d.connsDiscarded, float64(cd.IdleClosed), svc, url, upstream.DiscardIdleClosed.String())
 
 	h := &u.Latency
 	cumulative := make(map[float64]uint64, len(c.buckets))
@@ -133,6 +137,11 @@ func (c *Collector) collectSources(ch chan<- prometheus.Metric) {
 		gauge(ch, d.connsOpen, float64(cs.Open))
 		counter(ch, d.connsRefused, float64(cs.RefusedPerIP), "per_ip")
 		counter(ch, d.connsRefused, float64(cs.RefusedTotal), "total")
+	}
+	if src.Spans != nil {
+		ss := src.Spans()
+		counter(ch, d.spansLost, float64(ss.Dropped), "dropped")
+		counter(ch, d.spansLost, float64(ss.Failed), "failed")
 	}
 	if src.Panics != nil {
 		counter(ch, d.panics, float64(src.Panics()))

@@ -36,6 +36,7 @@ func testSnapshot() upstream.Snapshot {
 	a1 := upstream.UpstreamSnapshot{
 		Service: "users", URL: "http://a1:8080", Requests: 12, Successes: 7, Failures: 3, Canceled: 1, Retries: 2,
 		Inflight: 1, EWMA: 40 * time.Millisecond, State: upstream.StateOpen, Trips: 4, ActiveSSE: 5, ActiveWebSocket: 6,
+		ConnsDiscarded: upstream.ConnDiscards{UnreadBytes: 8, IdleBytes: 9, IdleClosed: 10},
 	}
 	a1.Latency = histogramOf(time.Millisecond, 3*time.Millisecond, 3*time.Millisecond, 2*time.Second, time.Hour)
 	b1 := upstream.UpstreamSnapshot{Service: "orders", URL: "http://b1", State: upstream.StateHalfOpen}
@@ -109,6 +110,9 @@ func TestCollectorUpstreamMetrics(t *testing.T) {
 		{"gateway_upstream_retries_total{" + a1 + "}", 2},
 		{"gateway_sse_streams_active{" + a1 + "}", 5},
 		{"gateway_websocket_bridges_active{" + a1 + "}", 6},
+		{"gateway_upstream_conns_discarded_total{reason=unread_bytes," + a1 + "}", 8},
+		{"gateway_upstream_conns_discarded_total{reason=idle_bytes," + a1 + "}", 9},
+		{"gateway_upstream_conns_discarded_total{reason=idle_closed," + a1 + "}", 10},
 	}
 	for _, tt := range tests {
 		t.Run(tt.series, func(t *testing.T) {

@@ -10,10 +10,12 @@ type descs struct {
 	requests, inflight, latency, ewma *prometheus.Desc
 	state, trips, retries             *prometheus.Desc
 	sse, ws                           *prometheus.Desc
+	connsDiscarded                    *prometheus.Desc
 
 	wsMessages, wsBytes, wsCloses *prometheus.Desc
 	rateLimited, cache, shed      *prometheus.Desc
 	connsOpen, connsRefused       *prometheus.Desc
+	spansLost                     *prometheus.Desc
 	panics                        *prometheus.Desc
 }
 
@@ -51,6 +53,9 @@ func newDescs() descs {
 			"Server-sent event streams open to the upstream."),
 		ws: upstreamDesc("websocket_bridges_active",
 			"WebSocket connections bridged to the upstream."),
+		connsDiscarded: upstreamDesc("upstream_conns_discarded_total",
+			"Keep-alive connections to the upstream closed instead of reused, by reason: unread_bytes (bytes past a response's end), idle_bytes (bytes waiting on an idle connection), idle_closed (the upstream closed it while idle).",
+			"reason"),
 
 		wsMessages: plain("websocket_messages_total",
 			"WebSocket messages relayed, by direction (to_upstream, to_client).", "direction"),
@@ -68,6 +73,8 @@ func newDescs() descs {
 			"Client connections accepted and not yet closed, SSE streams and WebSocket bridges included."),
 		connsRefused: plain("client_connections_refused_total",
 			"Client connections refused at accept, by limit: per_ip (429, MAX_CONNS_PER_IP) or total (503, MAX_CONNS).", "limit"),
+		spansLost: plain("trace_spans_lost_total",
+			"Trace spans not exported, by reason: dropped (the export queue was full) or failed (the collector refused them, was unreachable, or shutdown ran out of time).", "reason"),
 		panics: plain("panics_total",
 			"Handler panics recovered and answered 500 (each logged at error with its request id and stack)."),
 	}
@@ -77,8 +84,8 @@ func newDescs() descs {
 func (d *descs) all() []*prometheus.Desc {
 	return []*prometheus.Desc{
 		d.build, d.budgetActive, d.budgetLimit,
-		d.requests, d.inflight, d.latency, d.ewma, d.state, d.trips, d.retries, d.sse, d.ws,
+		d.requests, d.inflight, d.latency, d.ewma, d.state, d.trips, d.retries, d.sse, d.ws, d.connsDiscarded,
 		d.wsMessages, d.wsBytes, d.wsCloses, d.rateLimited, d.cache, d.shed,
-		d.connsOpen, d.connsRefused, d.panics,
+		d.connsOpen, d.connsRefused, d.spansLost, d.panics,
 	}
 }

@@ -7,6 +7,8 @@
 //	go run ./bench/cmd/load -scenarios get -rounds 5 -profile cpu.pprof
 //	go run ./bench/cmd/load -suite streams -mode sse,ws -n 1000   # WebSocket and SSE
 //	go run ./bench/cmd/load -smoke               # the 2-second check CI runs
+//	go run ./bench/cmd/load -suite chaos -short  # faults under mixed traffic, ≤ 60 s, CI runs it
+//	go run ./bench/cmd/load -suite soak -duration 10m   # RSS, goroutines, fds over a steady run
 //
 // Every run is bounded by -timeout and stops every process it started,
 // on an error and on SIGINT or SIGTERM too.
@@ -27,6 +29,7 @@ import (
 	"gateway/bench/internal/httpsuite"
 	"gateway/bench/internal/launch"
 	"gateway/bench/internal/rig"
+	"gateway/bench/internal/soak"
 	"gateway/bench/internal/streams"
 	"gateway/bench/internal/upstream"
 )
@@ -71,8 +74,18 @@ func main() {
 			}
 		}
 		run = func(ctx context.Context) error { return chaos.Run(ctx, *c, os.Stdout) }
+	case "soak":
+		c := soak.Flags(fs)
+		_ = fs.Parse(os.Args[1:])
+		if err := c.Finish(); err != nil {
+			fail(err)
+		}
+		if !isSet(fs, "timeout") {
+			*timeout = c.Duration + 5*time.Minute
+		}
+		run = func(ctx context.Context) error { return soak.Run(ctx, *c, os.Stdout) }
 	default:
-		fail(fmt.Errorf("unknown -suite %q (http, streams or chaos)", suite))
+		fail(fmt.Errorf("unknown -suite %q (http, streams, chaos or soak)", suite))
 	}
 	if _, _, err := launch.RaiseFileLimit(); err != nil {
 		fail(err)

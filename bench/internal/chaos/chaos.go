@@ -21,6 +21,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -45,6 +46,9 @@ type Config struct {
 	SSE, WS     int
 	Env         multiFlag // extra KEY=VALUE for the gateway
 	Keep        bool      // keep the scratch directory (logs, id files)
+	// XFail names bounds whose breaking is reported but does not fail the
+	// run: known gateway issues, until fixed.
+	XFail []string
 }
 
 // multiFlag is a repeatable string flag.
@@ -67,6 +71,17 @@ func Flags(fs *flag.FlagSet) *Config {
 	fs.IntVar(&c.SSE, "sse", 8, "SSE streams held open")
 	fs.IntVar(&c.WS, "ws", 16, "WebSocket connections held open")
 	fs.Var(&c.Env, "env", "extra KEY=VALUE for the gateway's environment (repeatable; wins over the suite's)")
+	fs.Func("xfail", "comma-separated bounds reported but not failing the run (known issues): "+strings.Join(boundNames, ", "), func(v string) error {
+		for b := range strings.SplitSeq(v, ",") {
+			if b = strings.TrimSpace(b); b != "" {
+				if !slices.Contains(boundNames, b) {
+					return fmt.Errorf("unknown bound %q", b)
+				}
+				c.XFail = append(c.XFail, b)
+			}
+		}
+		return nil
+	})
 	fs.BoolVar(&c.Keep, "keep", false, "keep the scratch directory (gateway and upstream logs, POST id files)")
 	return c
 }
@@ -103,14 +118,15 @@ func (c *Config) Finish(fs *flag.FlagSet) error {
 }
 
 // gatewayEnv is the gateway's configuration for the run: a proxy timeout
-// short enough that a hung upstream costs a second per request, a breaker
+// short enough that a hung upstream costs two seconds per request (and long
+// enough that a healthy one on a busy CI machine never meets it), a breaker
 // cooldown longer than a fault (so no half-open probe meets the fault
 // itself) and pings often enough that a silent WebSocket peer is noticed
 // within two intervals.
 func (c *Config) gatewayEnv() []string {
 	cool := c.Fault + 2*time.Second
 	env := []string{
-		"HTTP_PROXY_TIMEOUT_MS=1000",
+		"HTTP_PROXY_TIMEOUT_MS=2000",
 		"UPSTREAM_DIAL_TIMEOUT_MS=500",
 		"CB_FAILURE_THRESHOLD=5",
 		"CB_COOLDOWN_MS=" + ms(cool),
@@ -118,6 +134,7 @@ func (c *Config) gatewayEnv() []string {
 		"WS_PING_INTERVAL_MS=1000",
 		"SSE_HEARTBEAT_MS=1000",
 		"SHUTDOWN_TIMEOUT_MS=2000",
+		"LOG_LEVEL=info", // the access log tells which upstream a failed request met
 	}
 	return append(env, c.Env...)
 }
@@ -158,16 +175,21 @@ func Run(ctx context.Context, c Config, w io.Writer) error {
 		return fmt.Errorf("%w\ngateway log:\n%s", err, r.GatewayLogTail())
 	}
 	res.Markdown(w)
-	broken := res.Broken()
-	for _, b := range broken {
+	failing := 0
+	for _, b := range res.Broken() {
+		if slices.Contains(c.XFail, b.Bound) {
+			fmt.Fprintln(w, "BOUND BROKEN (known, -xfail):", b)
+			continue
+		}
 		fmt.Fprintln(w, "BOUND BROKEN:", b)
+		failing++
 	}
-	if len(broken) == 0 {
-		fmt.Fprintln(w, "chaos: every bound held")
+	if failing == 0 {
+		fmt.Fprintln(w, "chaos: every bound held (but those marked known)")
 		return nil
 	}
 	if c.Short {
-		return fmt.Errorf("%d bound(s) broken", len(broken))
+		return fmt.Errorf("%d bound(s) broken", failing)
 	}
 	return nil
 }

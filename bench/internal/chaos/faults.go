@@ -46,6 +46,7 @@ type Phase struct {
 	Heal       time.Time // mending began
 	Healed     time.Time // mended (a restarted process answers)
 	Recovered  time.Time // the first GET b answered 2xx after mending began (zero: not within -recover-wait)
+	Readded    time.Time // b re-added to the gateway when it had not recovered (zero: not needed)
 	End        time.Time // the next fault may start
 	// InUse says b answered a GET in the second before the fault: when it
 	// had not come back from the previous fault, this one found it out of
@@ -83,6 +84,15 @@ func script(ctx context.Context, c Config, r *rig.Rig, tr *mixed.Traffic, w io.W
 		ph.Healed = time.Now()
 		if waitUntil(ctx, c.RecoverWait, func() bool { return !tr.LastOK("b").Before(ph.Heal) }) == nil {
 			ph.Recovered = tr.LastOK("b")
+		} else if ctx.Err() == nil {
+			// Re-added, the next fault meets b in rotation again.
+			if err := r.Readd(ctx, b); err != nil {
+				return nil, err
+			}
+			ph.Readded = time.Now()
+			if waitUntil(ctx, 5*time.Second, func() bool { return tr.LastOK("b").After(ph.Readded) }) != nil {
+				return nil, fmt.Errorf("after fault %s, b re-added answered no GET within 5s", f.name)
+			}
 		}
 		if ctx.Err() != nil || !sleep(ctx, c.Settle) {
 			return nil, ctx.Err()

@@ -2,9 +2,11 @@ package chaos
 
 import (
 	"bufio"
+	"encoding/json"
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 	"time"
 
 	"gateway/bench/internal/mixed"
@@ -41,11 +43,14 @@ type PhaseResult struct {
 	// penalty.
 	BreakerOpen, OffB, Ejected time.Time
 	Gets, GetsFailed           int
-	FailedAfterEject           int
-	Failures                   map[string]int // by status or error
-	PostsFailed                int
-	WSClosed                   map[int]int // close codes of the WebSockets on b that ended in the phase
-	SSEEnded                   int
+	// FailedAfterEject counts the GETs started once traffic was off b that
+	// failed on b or on no known upstream; FailedOnA those that failed on
+	// a (a healthy upstream stalled: a busy machine, not the fault).
+	FailedAfterEject, FailedOnA int
+	Failures                    map[string]int // by status or error
+	PostsFailed                 int
+	WSClosed                    map[int]int // close codes of the WebSockets on b that ended in the phase
+	SSEEnded                    int
 }
 
 // WSEnd is how a WebSocket on the killed upstream ended and came back.
@@ -57,12 +62,6 @@ type WSEnd struct {
 	ReopenErr   string        // why the next attempt failed
 }
 
-// ok reports whether the WebSocket held the bounds.
-func (e WSEnd) ok() bool {
-	return (e.CloseCode == 1001 || e.CloseCode == 1011) && e.ClosedAfter <= wsCloseBound &&
-		e.Reopened && e.ReopenAfter <= reconnectBound
-}
-
 // judge turns the records into a Result.
 func judge(c Config, r *rig.Rig, phases []Phase, tr *mixed.Traffic, samples []sample) (*Result, error) {
 	reqs, streams := tr.Requests(), tr.Streams()
@@ -70,8 +69,12 @@ func judge(c Config, r *rig.Rig, phases []Phase, tr *mixed.Traffic, samples []sa
 	if len(phases) > 0 {
 		res.Duration = phases[len(phases)-1].End.Sub(phases[0].Start)
 	}
+	met, err := upstreamsMet(r)
+	if err != nil {
+		return nil, err
+	}
 	for _, ph := range phases {
-		res.Phases = append(res.Phases, judgePhase(ph, reqs, streams, samples))
+		res.Phases = append(res.Phases, judgePhase(ph, reqs, streams, samples, met))
 	}
 	logged, err := readIDs(r)
 	if err != nil {
@@ -120,7 +123,7 @@ func (res *Result) count(q mixed.Request, logged map[string]int) {
 	}
 }
 
-func judgePhase(ph Phase, reqs []mixed.Request, streams []mixed.Stream, samples []sample) PhaseResult {
+func judgePhase(ph Phase, reqs []mixed.Request, streams []mixed.Stream, samples []sample, met map[string]string) PhaseResult {
 	pr := PhaseResult{Phase: ph, Failures: map[string]int{}, WSClosed: map[int]int{}}
 	pr.BreakerOpen, pr.OffB = breakerOpen(ph, samples), offB(ph, samples)
 	pr.Ejected = earliest(pr.BreakerOpen, pr.OffB)
@@ -141,7 +144,11 @@ func judgePhase(ph Phase, reqs []mixed.Request, streams []mixed.Stream, samples 
 		pr.GetsFailed++
 		pr.Failures[failure(q)]++
 		if !pr.Ejected.IsZero() && !q.Start.Before(pr.Ejected) {
-			pr.FailedAfterEject++
+			if met[q.ID] == "a" {
+				pr.FailedOnA++
+			} else {
+				pr.FailedAfterEject++
+			}
 		}
 	}
 	for _, s := range streams {
@@ -247,6 +254,39 @@ func wsOnKilled(kill time.Time, streams []mixed.Stream) []WSEnd {
 	return out
 }
 
+// upstreamsMet reads the gateway's access log: for each request id, the
+// name of the upstream its last attempt went to ("" when none).
+func upstreamsMet(r *rig.Rig) (map[string]string, error) {
+	f, err := os.Open(r.GatewayLog())
+	if err != nil {
+		return nil, fmt.Errorf("reading the gateway's access log: %w", err)
+	}
+	defer f.Close()
+	names := map[string]string{}
+	for _, u := range r.Upstreams {
+		names[u.Proxy.Addr()] = u.Name
+	}
+	met := map[string]string{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		var line struct {
+			Msg       string `json:"msg"`
+			RequestID string `json:"requestId"`
+			Upstream  string `json:"upstream"`
+		}
+		if json.Unmarshal(sc.Bytes(), &line) != nil || line.Msg != "request" {
+			continue
+		}
+		for addr, name := range names {
+			if strings.Contains(line.Upstream, addr) {
+				met[line.RequestID] = name
+			}
+		}
+	}
+	return met, sc.Err()
+}
+
 // readIDs counts the POST ids every upstream logged, over all its
 // incarnations.
 func readIDs(r *rig.Rig) (map[string]int, error) {
@@ -268,36 +308,61 @@ func readIDs(r *rig.Rig) (map[string]int, error) {
 	return n, nil
 }
 
+// Broken is one bound the run broke.
+type Broken struct {
+	Bound string // its name, as -xfail takes it
+	What  string
+}
+
+func (b Broken) String() string { return b.Bound + ": " + b.What }
+
+// boundNames are the names of the bounds, for -xfail.
+var boundNames = []string{"get-after-eject", "get-ratio", "post-duplicate", "post-unlogged", "mismatch", "ws-close", "ws-reopen", "ws-unchecked"}
+
 // Broken lists every bound the run broke.
-func (res *Result) Broken() []string {
-	var out []string
+func (res *Result) Broken() []Broken {
+	var out []Broken
+	add := func(bound, format string, args ...any) {
+		out = append(out, Broken{bound, fmt.Sprintf(format, args...)})
+	}
 	for _, p := range res.Phases {
 		if p.FailedAfterEject > 0 {
-			out = append(out, fmt.Sprintf("fault %s: %d GETs failed after b was ejected", p.Name, p.FailedAfterEject))
+			add("get-after-eject", "fault %s: %d GETs failed after traffic was off b", p.Name, p.FailedAfterEject)
 		}
 	}
 	if res.Gets == 0 {
-		out = append(out, "no GET was sent")
+		add("get-ratio", "no GET was sent")
 	} else if ratio := float64(res.GetsFailed) / float64(res.Gets); ratio > maxGetFailRatio {
-		out = append(out, fmt.Sprintf("%d of %d GETs failed (%.3f%%, bound %.1f%%)", res.GetsFailed, res.Gets, 100*ratio, 100*maxGetFailRatio))
+		add("get-ratio", "%d of %d GETs failed (%.3f%%, bound %.1f%%)", res.GetsFailed, res.Gets, 100*ratio, 100*maxGetFailRatio)
 	}
 	if len(res.PostDuplicates) > 0 {
-		out = append(out, fmt.Sprintf("%d POSTs reached an upstream more than once (e.g. %s)", len(res.PostDuplicates), res.PostDuplicates[0]))
+		add("post-duplicate", "%d POSTs reached an upstream more than once (e.g. %s)", len(res.PostDuplicates), res.PostDuplicates[0])
 	}
 	if res.PostsAnsweredNotLogged > 0 {
-		out = append(out, fmt.Sprintf("%d POSTs answered 2xx that no upstream received", res.PostsAnsweredNotLogged))
+		add("post-unlogged", "%d POSTs answered 2xx that no upstream received", res.PostsAnsweredNotLogged)
 	}
 	if res.Mismatches > 0 {
-		out = append(out, fmt.Sprintf("%d answers carried another request's id", res.Mismatches))
+		add("mismatch", "%d answers carried another request's id", res.Mismatches)
 	}
 	if len(res.Phases) > 0 && res.Phases[0].Name == "kill" && len(res.WSOnKilled) == 0 {
-		out = append(out, "no WebSocket was open on b when it was killed: the close bound went unchecked")
+		add("ws-unchecked", "no WebSocket was open on b when it was killed")
 	}
 	for _, e := range res.WSOnKilled {
-		if !e.ok() {
-			out = append(out, fmt.Sprintf("WebSocket on the killed upstream: close %d after %v, reopened %v after %v %s(want 1001/1011 within %v, reopened at the first try within %v)",
-				e.CloseCode, e.ClosedAfter.Round(time.Millisecond), e.Reopened, e.ReopenAfter.Round(time.Millisecond), e.ReopenErr, wsCloseBound, reconnectBound))
+		if (e.CloseCode != 1001 && e.CloseCode != 1011) || e.ClosedAfter > wsCloseBound {
+			add("ws-close", "WebSocket on the killed upstream closed with %d after %v (want 1001 or 1011 within %v)",
+				e.CloseCode, e.ClosedAfter.Round(time.Millisecond), wsCloseBound)
+		}
+		if !e.Reopened || e.ReopenAfter > reconnectBound {
+			add("ws-reopen", "WebSocket on the killed upstream: the reconnect at once %s (want open at the first try within %v)",
+				reopenText(e), reconnectBound)
 		}
 	}
 	return out
+}
+
+func reopenText(e WSEnd) string {
+	if !e.Reopened {
+		return "was refused: " + e.ReopenErr
+	}
+	return "took " + e.ReopenAfter.Round(time.Millisecond).String()
 }

@@ -15,18 +15,18 @@ import (
 func (res *Result) Markdown(w io.Writer) {
 	t := report.Table{
 		Title:  "Chaos: faults on upstream b under mixed traffic (times from the fault's start; recover from its end)",
-		Header: []string{"fault", "what", "b in use", "breaker open", "traffic off b", "recover", "GETs", "GETs failed", "after eject", "failures", "POSTs failed", "WS on b closed", "SSE ended"},
-		Right:  []bool{false, false, false, true, true, true, true, true, true, false, true, false, true},
+		Header: []string{"fault", "what", "b in use", "breaker open", "traffic off b", "recover", "GETs", "GETs failed", "after eject", "after eject, on a", "failures", "POSTs failed", "WS on b closed", "SSE ended"},
+		Right:  []bool{false, false, false, true, true, true, true, true, true, true, false, true, false, true},
 	}
 	for _, p := range res.Phases {
 		t.Rows = append(t.Rows, []string{
 			p.Name, p.What, fmt.Sprint(p.InUse), since(p.Start, p.BreakerOpen), since(p.Start, p.OffB), since(p.Heal, p.Recovered),
-			fmt.Sprint(p.Gets), fmt.Sprint(p.GetsFailed), fmt.Sprint(p.FailedAfterEject),
+			fmt.Sprint(p.Gets), fmt.Sprint(p.GetsFailed), fmt.Sprint(p.FailedAfterEject), fmt.Sprint(p.FailedOnA),
 			counts(p.Failures), fmt.Sprint(p.PostsFailed), codes(p.WSClosed), fmt.Sprint(p.SSEEnded),
 		})
 	}
 	_ = t.Markdown(w)
-	fmt.Fprintln(w, "recover \"never\": b answered no GET within -recover-wait of the fault's end; \"b in use\" false: it had not come back from the previous fault.")
+	fmt.Fprintln(w, "recover \"never\": b answered no GET within -recover-wait of the fault's end; the harness then re-added it (SIGHUP, new base path) so that the next fault met it in rotation. \"b in use\": b answered a GET in the second before the fault.")
 	fmt.Fprintln(w)
 	ratio := 0.0
 	if res.Gets > 0 {

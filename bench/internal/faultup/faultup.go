@@ -128,7 +128,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if id := r.Header.Get(HeaderID); id != "" {
 		w.Header().Set(HeaderID, id)
 	}
-	switch r.URL.Path {
+	switch stripGeneration(r.URL.Path) {
 	case PathHealthz:
 		w.WriteHeader(http.StatusOK)
 	case PathMode:
@@ -144,6 +144,24 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	default:
 		http.Error(w, "not found", http.StatusNotFound)
 	}
+}
+
+// stripGeneration takes off a leading "/r<digits>" segment: the base path
+// the harness gives a re-added upstream (rig.Readd), so that the gateway
+// sees a new URL for the same server.
+func stripGeneration(path string) string {
+	rest, ok := strings.CutPrefix(path, "/r")
+	if !ok {
+		return path
+	}
+	i := 0
+	for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
+		i++
+	}
+	if i == 0 || i == len(rest) || rest[i] != '/' {
+		return path
+	}
+	return rest[i:]
 }
 
 func (s *Server) serveMode(w http.ResponseWriter, r *http.Request) {

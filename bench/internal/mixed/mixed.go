@@ -147,6 +147,7 @@ func (t *Traffic) do(post bool) Request {
 	}
 	r.ID = fmt.Sprintf("%s-%s%d", t.cfg.RunID, kind, t.seq.Add(1))
 	req.Header.Set(faultup.HeaderID, r.ID)
+	req.Header.Set("x-request-id", r.ID) // the gateway's access log names it
 	if post {
 		req.SetRequestURI(t.cfg.Base + "/api/" + t.cfg.Service + faultup.PathPost)
 		req.Header.SetMethod(fasthttp.MethodPost)

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -45,6 +46,7 @@ type Rig struct {
 	Addr      string // the gateway's host:port
 	group     *launch.Group
 	dir       string
+	http      *http.Client
 }
 
 // Upstream is one upstream process and the proxy the gateway reaches it
@@ -58,22 +60,33 @@ type Upstream struct {
 	spec    launch.Spec
 	proc    *launch.Proc
 	http    *http.Client
+	// gen is the base path generation of the upstream's URL in the
+	// gateway's configuration: Readd moves it on (see URL).
+	gen int
+}
+
+// URL is the upstream's base URL in the gateway's configuration: its
+// proxy, and from the first Readd on a base path /r<gen> that the upstream
+// strips (faultup.Server), so that the gateway sees a new upstream.
+func (u *Upstream) URL() string {
+	if u.gen == 0 {
+		return "http://" + u.Proxy.Addr()
+	}
+	return "http://" + u.Proxy.Addr() + "/r" + strconv.Itoa(u.gen)
 }
 
 // Start starts two upstreams ("a", "b") and the gateway, and returns once
 // all of them answer. Stop ends them, also when Start fails.
 func Start(ctx context.Context, o Options) (*Rig, error) {
-	r := &Rig{group: &launch.Group{}, dir: o.Dir}
-	var urls []string
+	r := &Rig{group: &launch.Group{}, dir: o.Dir, http: &http.Client{Timeout: 2 * time.Second}}
 	for _, name := range []string{"a", "b"} {
 		u, err := r.startUpstream(ctx, o, name)
 		if err != nil {
 			return r, err
 		}
 		r.Upstreams = append(r.Upstreams, u)
-		urls = append(urls, "http://"+u.Proxy.Addr())
 	}
-	if err := r.startGateway(ctx, o, urls); err != nil {
+	if err := r.startGateway(ctx, o); err != nil {
 		return r, err
 	}
 	return r, nil
@@ -102,17 +115,46 @@ func (r *Rig) startUpstream(ctx context.Context, o Options, name string) (*Upstr
 	return u, nil
 }
 
-func (r *Rig) startGateway(ctx context.Context, o Options, urls []string) error {
+// writeEnv writes the gateway's ./.env: UPSTREAMS, the one variable a
+// reload (SIGHUP) applies, is kept there rather than in the environment,
+// which would win over the file.
+func (r *Rig) writeEnv() error {
+	var urls []string
+	for _, u := range r.Upstreams {
+		urls = append(urls, u.URL())
+	}
+	ups, _ := json.Marshal(map[string][]string{Service: urls})
+	tmp := filepath.Join(r.dir, ".env.tmp")
+	if err := os.WriteFile(tmp, []byte("UPSTREAMS="+string(ups)+"\n"), 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, filepath.Join(r.dir, ".env"))
+}
+
+func (r *Rig) startGateway(ctx context.Context, o Options) error {
 	addr, err := target.FreeAddr()
 	if err != nil {
 		return err
 	}
+	if err := r.writeEnv(); err != nil {
+		return err
+	}
 	host, port, _ := strings.Cut(addr, ":")
-	ups, _ := json.Marshal(map[string][]string{Service: urls})
-	env := append(os.Environ(), "HOST="+host, "PORT="+port, "APP_ENV=development",
-		"UPSTREAMS="+string(ups), "LOG_LEVEL=warn", "LOG_FORMAT=json")
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "UPSTREAMS=") {
+			env = append(env, kv)
+		}
+	}
+	env = append(env, "HOST="+host, "PORT="+port, "APP_ENV=development", "LOG_LEVEL=warn", "LOG_FORMAT=json")
 	env = append(env, o.Env...)
-	p, err := r.group.Start(launch.Spec{Name: "gateway", Path: o.Gateway, Env: env, Dir: o.Dir, CPU: -1,
+	// The gateway runs in o.Dir (its ./.env), so a relative path given on
+	// the command line must be resolved against ours first.
+	bin, err := filepath.Abs(o.Gateway)
+	if err != nil {
+		return err
+	}
+	p, err := r.group.Start(launch.Spec{Name: "gateway", Path: bin, Env: env, Dir: o.Dir, CPU: -1,
 		Log: filepath.Join(o.Dir, "gateway.log")})
 	if err != nil {
 		return err
@@ -133,6 +175,9 @@ func (r *Rig) Stop() {
 
 // URL is the gateway's URL for path.
 func (r *Rig) URL(path string) string { return "http://" + r.Addr + path }
+
+// GatewayLog is the file the gateway's stderr goes to.
+func (r *Rig) GatewayLog() string { return filepath.Join(r.dir, "gateway.log") }
 
 // GatewayLogTail is the end of the gateway's log, for error messages.
 func (r *Rig) GatewayLogTail() string { return r.Gateway.LogTail(3000) }
@@ -181,6 +226,38 @@ func (u *Upstream) SetMode(ctx context.Context, m faultup.Mode) error {
 		return fmt.Errorf("setting upstream %s to %s: status %d", u.Name, m, resp.StatusCode)
 	}
 	return nil
+}
+
+// Readd gives u a new URL in the gateway's configuration (a new base path)
+// and reloads the gateway with SIGHUP, as an operator re-registering an
+// upstream would: the gateway drops what it knew of u (breaker, latency
+// estimate) and takes it as a new upstream. It returns once /metrics shows
+// the new URL.
+func (r *Rig) Readd(ctx context.Context, u *Upstream) error {
+	u.gen++
+	if err := r.writeEnv(); err != nil {
+		return err
+	}
+	if err := syscall.Kill(r.Gateway.Pid(), syscall.SIGHUP); err != nil {
+		return fmt.Errorf("reloading the gateway: %w", err)
+	}
+	want := u.URL()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if fams, err := r.Metrics(ctx, r.http); err == nil {
+			if _, ok := Gauge(fams, "gateway_upstream_breaker_state", want); ok {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the gateway did not take %s within 10s of SIGHUP:\n%s", want, r.GatewayLogTail())
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
 // Pid is the running upstream process's id.
