@@ -57,7 +57,7 @@ func TestAdminStatsSchema(t *testing.T) {
 	top := map[string]string{
 		"takenAt": "string", "startedAt": "string", "uptimeSeconds": "number",
 		"version": "string", "commit": "string", "goVersion": "string",
-		"totals": "object", "retryBudget": "object", "services": "array",
+		"totals": "object", "retryBudget": "object", "decisionLog": "object", "services": "array",
 	}
 	totals := map[string]string{
 		"requests": "number", "errors": "number", "inflight": "number", "retries": "number", "rps": "number",
@@ -87,6 +87,7 @@ func TestAdminStatsSchema(t *testing.T) {
 	check("$", doc, top)
 	check("totals", doc["totals"], totals)
 	check("retryBudget", doc["retryBudget"], map[string]string{"active": "number", "limit": "number"})
+	check("decisionLog", doc["decisionLog"], map[string]string{"size": "number", "recorded": "number", "dropped": "number"})
 	services := doc["services"].([]any)
 	if len(services) != 2 {
 		t.Fatalf("%d services, want 2", len(services))

@@ -22,6 +22,7 @@ import (
 	"gateway/internal/connlimit"
 	"gateway/internal/metrics"
 	"gateway/internal/streams"
+	"gateway/internal/tracing"
 	"gateway/middleware"
 	"gateway/upstream"
 )
@@ -46,6 +47,7 @@ type App struct {
 	guards      *guards           // shedding, auth, rate limit, cache; see guards.go
 	ids         *middleware.RequestIDs
 	trace       *middleware.Trace           // W3C Trace Context, and spans when exported
+	tracer      *tracing.Tracer             // span export; nil when off (see tracing.go)
 	conns       *connlimit.Limiter          // MAX_CONNS and MAX_CONNS_PER_IP, applied by Listener
 	pprof       atomic.Pointer[pprofServer] // PPROF_ADDR, set by Listener; nil when off; see pprof.go
 }
@@ -67,11 +69,14 @@ func New(cfg *config.Config, opts Options) (*App, error) {
 	}
 	a.pool = pool
 	a.ids = middleware.NewRequestIDs()
-	a.trace = middleware.NewTrace(nil, cfg.TrustedProxies)
+	if err := a.newTracing(); err != nil {
+		return nil, err
+	}
 	a.fiber = fiber.New(fiberConfig(cfg, errorHandler(a.ids)))
 	a.conns = connlimit.New(cfg.MaxConns, cfg.MaxConnsPerIP)
 	a.obs.sources.Conns = a.connMetrics
 	if err := a.routes(); err != nil {
+		_ = a.tracer.Shutdown(context.Background()) // nothing was traced yet: stops its exporter at once
 		return nil, err
 	}
 	return a, nil
@@ -126,7 +131,7 @@ func (a *App) routes() error {
 	f.Get("/readyz", health.Ready)
 	f.Get("/_pressure", g.shed.PressureHandler())
 
-	f.All("/api/:service/*", with(g.api(), proxy.Handle)...)
+	f.All(routeAPI, a.traced(routeAPI, with(g.api(), proxy.Handle))...)
 	a.streamRoutes()
 	return a.adminRoutes()
 }
@@ -205,6 +210,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 	wg.Wait()
 	a.guards.close()
 	a.pool.Close()
+	a.flushSpans(ctx)
 	return err
 }
 

@@ -27,8 +27,9 @@ func poolOptions(cfg *config.Config, log *slog.Logger) upstream.Options {
 			}
 			return false
 		},
-		Cooldown:    cfg.CBCooldown,
-		MaxCooldown: cfg.CBMaxCooldown,
+		Cooldown:        cfg.CBCooldown,
+		MaxCooldown:     cfg.CBMaxCooldown,
+		DecisionLogSize: cfg.DecisionLogSize,
 		OnStateChange: func(u *upstream.Upstream, from, to upstream.State, reason string) {
 			msg, level := breakerEvent(to)
 			log.LogAttrs(context.Background(), level, msg,

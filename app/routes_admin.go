@@ -16,6 +16,7 @@ const (
 	metricsPath    = "/metrics"
 	adminPath      = "/admin"
 	adminStatsPath = "/admin/stats"
+	decisionsPath  = "/admin/decisions"
 )
 
 // observability is the app's metrics state: its own Prometheus registry
@@ -55,7 +56,8 @@ func newObservability() (observability, error) {
 // ahead of the routes so that it sees each one's final status.
 func (a *App) httpMetrics() fiber.Handler { return a.obs.http.Middleware }
 
-// adminRoutes installs GET /metrics, GET /admin and GET /admin/stats. It
+// adminRoutes installs GET /metrics, GET /admin, GET /admin/stats and the
+// decision routes. It
 // runs last in routes, after the hooks that fill a.obs.sources.
 func (a *App) adminRoutes() error {
 	c := metrics.NewCollector(a.pool, a.obs.build, a.obs.sources)
@@ -69,5 +71,8 @@ func (a *App) adminRoutes() error {
 	a.obs.http.RegisterAt(a.fiber, metricsPath)
 	a.fiber.Get(adminPath, with(a.guards.admin(), admin.Page)...)
 	a.fiber.Get(adminStatsPath, with(a.guards.admin(), admin.Stats)...)
+	decisions := handlers.NewDecisions(a.pool)
+	a.fiber.Get(decisionsPath, with(a.guards.admin(), decisions.Recent)...)
+	a.fiber.Get(decisionsPath+"/:requestId", with(a.guards.admin(), decisions.One)...)
 	return nil
 }

@@ -13,13 +13,13 @@ import (
 func (a *App) streamRoutes() {
 	a.streams = handlers.NewStreams(a.cfg)
 	sse := handlers.NewSSE(a.pool, a.cfg, a.streams)
-	a.fiber.Get("/sse/:service/*", with(a.guards.stream(), sse.Handle)...) // Fiber's Get also routes HEAD
+	a.fiber.Get(routeSSE, a.traced(routeSSE, with(a.guards.stream(), sse.Handle))...) // Fiber's Get also routes HEAD
 
 	ws := handlers.NewWSBridge(a.pool, a.cfg, a.log, a.streams)
 	// The bridge owns the upgraded client connections, so fasthttp frees the
 	// upgrade's goroutine and request context at once (see WSBridge).
 	a.fiber.Server().KeepHijackedConns = true
-	a.fiber.Get("/ws/:service", with(a.guards.stream(), ws.Handle)...)
+	a.fiber.Get(routeWS, a.traced(routeWS, with(a.guards.stream(), ws.Handle))...)
 	a.stopStreams = append(a.stopStreams, a.endStreams)
 	a.obs.sources.WebSocket = func() metrics.WebSocketStats { return wsMetrics(ws.Stats()) }
 }

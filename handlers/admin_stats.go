@@ -17,6 +17,7 @@ type AdminStats struct {
 	metrics.BuildInfo
 	Totals      AdminTotals                  `json:"totals"`
 	RetryBudget upstream.RetryBudgetSnapshot `json:"retryBudget"`
+	DecisionLog upstream.DecisionLogStats    `json:"decisionLog"`
 	Services    []upstream.ServiceSnapshot   `json:"services"`
 }
 
@@ -41,6 +42,7 @@ func newAdminStats(s upstream.Snapshot, started time.Time, build metrics.BuildIn
 		UptimeSeconds: s.TakenAt.Sub(started).Seconds(),
 		BuildInfo:     build,
 		RetryBudget:   s.RetryBudget,
+		DecisionLog:   s.DecisionLog,
 		Services:      s.Services,
 	}
 	t := &st.Totals

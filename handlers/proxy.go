@@ -13,6 +13,7 @@ import (
 	"gateway/config"
 	"gateway/internal/apierror"
 	"gateway/internal/forwarded"
+	"gateway/middleware"
 	"gateway/upstream"
 )
 
@@ -114,8 +115,9 @@ func (p *Proxy) send(c *fiber.Ctx, svc *upstream.Service, req *fasthttp.Request,
 	// that name with a string concatenation per call.
 	rest := c.Params("*1")
 	query := ctx.URI().QueryString()
-	r := retry{budget: p.pool.RetryBudget(), stream: stream}
+	r := newRetry(c, p.pool.RetryBudget(), stream)
 	defer r.end()
+	rt := middleware.TraceOf(c)
 	for {
 		lease, err := r.pick(svc)
 		if err != nil {
@@ -128,17 +130,21 @@ func (p *Proxy) send(c *fiber.Ctx, svc *upstream.Service, req *fasthttp.Request,
 		u := lease.Upstream()
 		c.Locals(LocalUpstream, u)
 		setUpstreamURI(req, u, rest, query)
+		span := startAttempt(rt, &req.Header, u, r.count())
 		err = client(u).DoTimeout(req, resp, p.timeout)
 		if err == nil {
+			endAttempt(span, resp, failure{}, nil)
 			return lease, nil
 		}
 		if f, ok := clientFailure(err); ok {
+			endAttempt(span, resp, f, err)
 			lease.Done(upstream.Outcome{Err: err, Canceled: true})
 			resp.Reset()
 			return upstream.Lease{}, apierror.Write(c, f.status, f.msg)
 		}
 		lease.Done(upstream.Outcome{Err: err}) // ErrPoolFull does not count against u
 		f := classify(err)
+		endAttempt(span, resp, f, err)
 		if r.again(c, u, f, canRetry(req)) {
 			continue
 		}

@@ -106,7 +106,7 @@ func (p *pendingBridge) finishUnused() {
 // returns nil.
 func (w *WSBridge) dial(c *fiber.Ctx, svc *upstream.Service, path, query []byte) *pendingBridge {
 	header := w.upstreamHeader(c.Context())
-	r := retry{budget: w.pool.RetryBudget(), stream: true}
+	r := newRetry(c, w.pool.RetryBudget(), true)
 	defer r.end()
 	for {
 		lease, err := r.pick(svc)

@@ -34,6 +34,18 @@ func (s State) String() string {
 // MarshalText makes State appear by name in JSON snapshots.
 func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
+// UnmarshalText reads a State by the name MarshalText gives it, so that
+// snapshots and decisions decode back.
+func (s *State) UnmarshalText(b []byte) error {
+	for _, st := range []State{StateClosed, StateHalfOpen, StateOpen} {
+		if string(b) == st.String() {
+			*s = st
+			return nil
+		}
+	}
+	return fmt.Errorf("upstream: unknown breaker state %q", b)
+}
+
 // verdict is what a finished request means to the breaker.
 type verdict uint8
 

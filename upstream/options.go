@@ -76,6 +76,11 @@ type Options struct {
 	// &PeakEWMA{Rand: Rand}.
 	Selector Selector
 
+	// DecisionLogSize is how many routing decisions the pool keeps for
+	// Pool.Decision (Service.Route records them); 0 turns the log off.
+	// Each entry takes about 1 KiB, allocated once by New.
+	DecisionLogSize int
+
 	// OnStateChange, when set, is called on every breaker transition, for
 	// logs. It is called outside the breaker's lock and must not block.
 	OnStateChange func(u *Upstream, from, to State, reason string)
@@ -122,6 +127,7 @@ type shared struct {
 	proxyTimeout  time.Duration
 	maxConns      int
 	poolWait      time.Duration
+	decisions     *decisionLog // nil when off
 }
 
 // now returns the clock's reading as nanoseconds since the pool's epoch.
@@ -148,6 +154,7 @@ func newShared(opts Options) (*shared, error) {
 		proxyTimeout:  orDuration(opts.ProxyTimeout, DefaultProxyTimeout),
 		maxConns:      orInt(opts.MaxConns, DefaultMaxConns),
 		poolWait:      orDuration(opts.PoolWait, DefaultPoolWait),
+		decisions:     newDecisionLog(opts.DecisionLogSize),
 	}
 	sh.penalty = float64(orDuration(opts.FailurePenalty, sh.proxyTimeout))
 	sh.streamFloor = sh.penalty / streamFloorDivisor
@@ -184,6 +191,9 @@ func validateOptions(opts Options) error {
 	}
 	if opts.MaxConns < 0 {
 		errs = append(errs, fmt.Errorf("upstream: MaxConns must not be negative, got %d", opts.MaxConns))
+	}
+	if opts.DecisionLogSize < 0 {
+		errs = append(errs, fmt.Errorf("upstream: DecisionLogSize must not be negative, got %d", opts.DecisionLogSize))
 	}
 	if opts.FailureThreshold < 0 {
 		errs = append(errs, fmt.Errorf("upstream: FailureThreshold must not be negative, got %d", opts.FailureThreshold))

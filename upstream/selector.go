@@ -19,12 +19,34 @@ type query struct {
 	exclude *Upstream // the failed attempt's upstream on a retry, or nil
 	now     int64     // clock reading
 	stream  bool      // place a long-lived stream rather than a request
+	log     bool      // collect the candidates in seen for the decision log
+	// seen is held by value: a pointer to the caller's array would escape
+	// (the query's pointers flow to a custom Selector), costing an
+	// allocation per request.
+	seen seen
 }
 
 // eligible reports whether u may be selected for q: not excluded, breaker
 // admitting.
-func (q *query) eligible(u *Upstream) bool {
-	return u != q.exclude && u.br.available(q.now)
+func (q *query) eligible(u *Upstream) bool { return q.skipOf(u) == skipNone }
+
+// skipOf returns why u may not be selected for q, or skipNone.
+func (q *query) skipOf(u *Upstream) skip {
+	switch {
+	case u == q.exclude:
+		return skipExcluded
+	case !u.br.available(q.now):
+		return skipBreaker
+	}
+	return skipNone
+}
+
+// note records u as compared (with its score) or skipped for the decision
+// log, when it is on.
+func (q *query) note(u *Upstream, score float64, why skip) {
+	if q.log {
+		q.seen.add(u, score, why)
+	}
 }
 
 // score is u's cost for q, the lower the better.
@@ -124,10 +146,12 @@ func (p *PeakEWMA) scan(ups []*Upstream, q *query) *Upstream {
 	var best *Upstream
 	bestScore, ties := 0.0, 0
 	for _, u := range ups {
-		if !q.eligible(u) {
+		if why := q.skipOf(u); why != skipNone {
+			q.note(u, 0, why)
 			continue
 		}
 		s := q.score(u)
+		q.note(u, s, skipNone)
 		switch {
 		case best == nil || s < bestScore:
 			best, bestScore, ties = u, s, 1
@@ -144,7 +168,10 @@ func (p *PeakEWMA) scan(ups []*Upstream, q *query) *Upstream {
 // better returns the lower-scoring of a and b. On a tie it returns a, which
 // is unbiased because a was drawn uniformly at random.
 func (p *PeakEWMA) better(a, b *Upstream, q *query) *Upstream {
-	if q.score(b) < q.score(a) {
+	sa, sb := q.score(a), q.score(b)
+	q.note(a, sa, skipNone)
+	q.note(b, sb, skipNone)
+	if sb < sa {
 		return b
 	}
 	return a

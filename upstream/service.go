@@ -40,7 +40,7 @@ func (s *Service) Upstreams() []*Upstream { return append([]*Upstream(nil), s.up
 // upstreams whose breaker refuses. It counts the request in flight and
 // returns a Lease that must be ended with Done exactly once.
 func (s *Service) Pick(exclude *Upstream) (Lease, error) {
-	return s.pick(query{exclude: exclude, now: s.sh.now()})
+	return s.pick(&query{exclude: exclude, now: s.sh.now()})
 }
 
 // PickStream is Pick for a long-lived stream (an SSE response, a WebSocket
@@ -48,15 +48,16 @@ func (s *Service) Pick(exclude *Upstream) (Lease, error) {
 // requests in flight times latency (see streamScore). The proxy still calls
 // StreamOpened once the stream is established.
 func (s *Service) PickStream(exclude *Upstream) (Lease, error) {
-	return s.pick(query{exclude: exclude, now: s.sh.now(), stream: true})
+	return s.pick(&query{exclude: exclude, now: s.sh.now(), stream: true})
 }
 
-func (s *Service) pick(q query) (Lease, error) {
+func (s *Service) pick(q *query) (Lease, error) {
 	// A selected upstream can refuse only if its breaker changed after the
 	// selection looked at it; it is then unavailable, so the next round
 	// skips it. One round per upstream bounds the loop.
 	for range len(s.ups) {
-		u := s.selectFor(&q)
+		q.seen.n = 0 // a new round compares afresh
+		u := s.selectFor(q)
 		if u == nil {
 			break
 		}

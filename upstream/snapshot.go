@@ -9,6 +9,7 @@ type Snapshot struct {
 	TakenAt     time.Time           `json:"takenAt"`
 	Services    []ServiceSnapshot   `json:"services"` // sorted by name
 	RetryBudget RetryBudgetSnapshot `json:"retryBudget"`
+	DecisionLog DecisionLogStats    `json:"decisionLog"`
 }
 
 // ServiceSnapshot is one service's upstreams, in configured order.
@@ -71,6 +72,7 @@ func (p *Pool) Snapshot() Snapshot {
 		TakenAt:     p.sh.wall(now),
 		Services:    make([]ServiceSnapshot, 0, len(t.sorted)),
 		RetryBudget: RetryBudgetSnapshot{Active: p.budget.Active(), Limit: p.budget.Limit()},
+		DecisionLog: p.DecisionLogStats(),
 	}
 	for _, svc := range t.sorted {
 		ss := ServiceSnapshot{Name: svc.name, Upstreams: make([]UpstreamSnapshot, 0, len(svc.ups))}

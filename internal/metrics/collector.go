@@ -139,6 +139,11 @@ func (c *Collector) collectSources(ch chan<- prometheus.Metric) {
 		counter(ch, d.connsRefused, float64(cs.RefusedPerIP), "per_ip")
 		counter(ch, d.connsRefused, float64(cs.RefusedTotal), "total")
 	}
+	if src.Spans != nil {
+		ss := src.Spans()
+		counter(ch, d.spansLost, float64(ss.Dropped), "dropped")
+		counter(ch, d.spansLost, float64(ss.Failed), "failed")
+	}
 	if src.Panics != nil {
 		counter(ch, d.panics, float64(src.Panics()))
 	}

@@ -15,6 +15,7 @@ type descs struct {
 	wsMessages, wsBytes, wsCloses *prometheus.Desc
 	rateLimited, cache, shed      *prometheus.Desc
 	connsOpen, connsRefused       *prometheus.Desc
+	spansLost                     *prometheus.Desc
 	panics                        *prometheus.Desc
 }
 
@@ -72,6 +73,8 @@ func newDescs() descs {
 			"Client connections accepted and not yet closed, SSE streams and WebSocket bridges included."),
 		connsRefused: plain("client_connections_refused_total",
 			"Client connections refused at accept, by limit: per_ip (429, MAX_CONNS_PER_IP) or total (503, MAX_CONNS).", "limit"),
+		spansLost: plain("trace_spans_lost_total",
+			"Trace spans not exported, by reason: dropped (the export queue was full) or failed (the collector refused them, was unreachable, or shutdown ran out of time).", "reason"),
 		panics: plain("panics_total",
 			"Handler panics recovered and answered 500 (each logged at error with its request id and stack)."),
 	}
@@ -83,6 +86,6 @@ func (d *descs) all() []*prometheus.Desc {
 		d.build, d.budgetActive, d.budgetLimit,
 		d.requests, d.inflight, d.latency, d.ewma, d.state, d.trips, d.retries, d.sse, d.ws, d.connsDiscarded,
 		d.wsMessages, d.wsBytes, d.wsCloses, d.rateLimited, d.cache, d.shed,
-		d.connsOpen, d.connsRefused, d.panics,
+		d.connsOpen, d.connsRefused, d.spansLost, d.panics,
 	}
 }

@@ -12,6 +12,14 @@ type Sources struct {
 	Shed        func() ShedStats      // requests answered 503 by load shedding
 	Conns       func() ConnStats      // client connections, by the listener's limiter
 	Panics      func() int64          // handler panics recovered and answered 500
+	Spans       func() SpanStats      // trace export; nil while spans are not exported
+}
+
+// SpanStats are the trace spans lost since start, by why: the export queue
+// was full (Dropped), or the collector did not take them (Failed).
+type SpanStats struct {
+	Dropped int64
+	Failed  int64
 }
 
 // ConnStats are the client connections the gateway's listener counts:

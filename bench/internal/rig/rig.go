@@ -148,7 +148,13 @@ func (r *Rig) startGateway(ctx context.Context, o Options) error {
 	}
 	env = append(env, "HOST="+host, "PORT="+port, "APP_ENV=development", "LOG_LEVEL=warn", "LOG_FORMAT=json")
 	env = append(env, o.Env...)
-	p, err := r.group.Start(launch.Spec{Name: "gateway", Path: o.Gateway, Env: env, Dir: o.Dir, CPU: -1,
+	// The gateway runs in o.Dir (its ./.env), so a relative path given on
+	// the command line must be resolved against ours first.
+	bin, err := filepath.Abs(o.Gateway)
+	if err != nil {
+		return err
+	}
+	p, err := r.group.Start(launch.Spec{Name: "gateway", Path: bin, Env: env, Dir: o.Dir, CPU: -1,
 		Log: filepath.Join(o.Dir, "gateway.log")})
 	if err != nil {
 		return err
