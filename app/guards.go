@@ -11,6 +11,7 @@ import (
 	"gateway/internal/metrics"
 	"gateway/middleware"
 	"gateway/middleware/jwks"
+	"gateway/middleware/ratelimit"
 )
 
 // guards are the protections on the request path, built from the
@@ -21,10 +22,10 @@ import (
 type guards struct {
 	shed   *middleware.Shedder
 	auth   fiber.Handler
-	limit  *middleware.RateLimiter // nil when RATE_LIMIT_MAX is 0
-	cache  *middleware.Cache       // nil when CACHE_ENABLED is false
-	keys   *jwks.Set               // nil unless auth is on with JWT_JWKS_URL
-	cancel context.CancelFunc      // stops the shedder's sampler
+	limit  *ratelimit.Limiter // nil when RATE_LIMIT_MAX is 0
+	cache  *middleware.Cache  // nil when CACHE_ENABLED is false
+	keys   *jwks.Set          // nil unless auth is on with JWT_JWKS_URL
+	cancel context.CancelFunc // stops the shedder's sampler
 }
 
 // newGuards builds the guards; refresh fetches for the cache's
@@ -42,7 +43,7 @@ func newGuards(cfg *config.Config, log *slog.Logger, refresh middleware.Refreshe
 	}
 	g.shed = shed
 	if cfg.RateLimitMax > 0 {
-		if g.limit, err = middleware.NewRateLimit(cfg, middleware.WithRateLimitLogger(log)); err != nil {
+		if g.limit, err = ratelimit.New(cfg, ratelimit.WithLogger(log)); err != nil {
 			return nil, fmt.Errorf("building rate limiter: %w", err)
 		}
 	}

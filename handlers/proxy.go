@@ -169,10 +169,13 @@ func prepareRequest(req *fasthttp.Request, ctx *fasthttp.RequestCtx, trustedProx
 	in := &ctx.Request
 	clientClose := in.Header.ConnectionClose()
 	in.Header.CopyTo(&req.Header)
-	removeRequestHops(&req.Header)
-	// fasthttp's server already answered any "Expect: 100-continue"; the
-	// client is not waiting for the upstream's.
-	req.Header.Del(fasthttp.HeaderExpect)
+	sent := scanSent(in.Header.RawHeaders())
+	removeSentHops(&req.Header, sent)
+	if sent&sentExpect != 0 {
+		// fasthttp's server already answered any "Expect: 100-continue";
+		// the client is not waiting for the upstream's.
+		req.Header.Del(fasthttp.HeaderExpect)
+	}
 	forwarded.Set(&req.Header, ctx, trustedProxies)
 	switch cl := in.Header.ContentLength(); {
 	case !hasBody(cl):
