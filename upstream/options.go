@@ -21,6 +21,7 @@ const (
 	DefaultCooldown         = 10 * time.Second
 	DefaultMaxCooldown      = 5 * time.Minute
 	DefaultTau              = 10 * time.Second
+	DefaultPoolWait         = time.Second
 )
 
 // Options configures a Pool. A zero field takes the matching Default*
@@ -40,6 +41,9 @@ type Options struct {
 	ProxyTimeout time.Duration
 	// MaxConns caps the keep-alive connections of each upstream's Client.
 	MaxConns int
+	// PoolWait is how long a request waits for one of MaxConns to free up
+	// before failing with ErrPoolFull.
+	PoolWait time.Duration
 
 	// FailureThreshold is the number of consecutive failures that opens an
 	// upstream's circuit breaker.
@@ -122,6 +126,7 @@ type shared struct {
 	dial          fasthttp.DialFunc
 	proxyTimeout  time.Duration
 	maxConns      int
+	poolWait      time.Duration
 	decisions     *decisionLog // nil when off
 }
 
@@ -148,6 +153,7 @@ func newShared(opts Options) (*shared, error) {
 		onStateChange: opts.OnStateChange,
 		proxyTimeout:  orDuration(opts.ProxyTimeout, DefaultProxyTimeout),
 		maxConns:      orInt(opts.MaxConns, DefaultMaxConns),
+		poolWait:      orDuration(opts.PoolWait, DefaultPoolWait),
 		decisions:     newDecisionLog(opts.DecisionLogSize),
 	}
 	sh.penalty = float64(orDuration(opts.FailurePenalty, sh.proxyTimeout))
@@ -177,7 +183,7 @@ func validateOptions(opts Options) error {
 	}{
 		{"DialTimeout", opts.DialTimeout}, {"ProxyTimeout", opts.ProxyTimeout},
 		{"Cooldown", opts.Cooldown}, {"MaxCooldown", opts.MaxCooldown}, {"Tau", opts.Tau},
-		{"FailurePenalty", opts.FailurePenalty},
+		{"FailurePenalty", opts.FailurePenalty}, {"PoolWait", opts.PoolWait},
 	} {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("upstream: %s must not be negative, got %s", d.name, d.v))
