@@ -74,7 +74,7 @@ func New(cfg *config.Config, opts Options) (*App, error) {
 		return nil, err
 	}
 	a.fiber = fiber.New(fiberConfig(cfg, errorHandler(a.ids)))
-	a.conns = connlimit.New(cfg.MaxConns, cfg.MaxConnsPerIP)
+	a.conns = connlimit.New(maxConns(cfg.MaxConns, a.log), cfg.MaxConnsPerIP)
 	a.obs.sources.Conns = a.connMetrics
 	if err := a.routes(); err != nil {
 		_ = a.tracer.Shutdown(context.Background()) // nothing was traced yet: stops its exporter at once
