@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/valyala/fasthttp"
 
 	"gateway/config"
 	"gateway/handlers"
@@ -122,9 +121,7 @@ func (a *App) routes() error {
 	f.Use(middleware.AccessLog(a.log, handlers.LocalUpstream, handlers.LocalRetries))
 
 	proxy := handlers.NewProxy(a.pool, a.cfg)
-	g, err := newGuards(a.cfg, a.log, middleware.RefreshFunc(func(_ context.Context, r *middleware.RefreshRequest, resp *fasthttp.Response) error {
-		return proxy.Fetch(r.Service, r.PathQuery, r.Header, resp)
-	}))
+	g, err := newGuards(a.cfg, a.log, a.refresher(proxy))
 	if err != nil {
 		return err
 	}
