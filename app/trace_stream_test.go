@@ -77,13 +77,14 @@ type streamCase struct {
 	route    string
 	reason   string
 	messages int
+	spans    int // of the trace: the server span, the stream's, and the upstream attempt's client span where there is one
 }
 
 var streamCases = []streamCase{
-	{"sse upstream ended", sseRead("/sse/s/events", -1), "/sse/:service/*", "upstream_ended", 3},
-	{"sse client left", sseRead("/sse/s/hold", 1), "/sse/:service/*", "client_left", 1},
-	{"ws client left", wsEcho, "/ws/:service", "client_left", 4},
-	{"ws upstream ended", wsBye, "/ws/:service", "upstream_ended", 1},
+	{"sse upstream ended", sseRead("/sse/s/events", -1), "/sse/:service/*", "upstream_ended", 3, 3},
+	{"sse client left", sseRead("/sse/s/hold", 1), "/sse/:service/*", "client_left", 1, 3},
+	{"ws client left", wsEcho, "/ws/:service", "client_left", 4, 2},
+	{"ws upstream ended", wsBye, "/ws/:service", "upstream_ended", 1, 2},
 }
 
 // sseRead reads the stream at path until its end (events < 0) or until it
@@ -168,7 +169,7 @@ func TestExportStreamEnd(t *testing.T) {
 			h.Set("X-Request-Id", reqID)
 			sc.open(t, gw, h)
 
-			by := spansOf(t, col, trace, 2)
+			by := spansOf(t, col, trace, sc.spans)
 			servers, streams := by[tracepb.Span_SPAN_KIND_SERVER], by[tracepb.Span_SPAN_KIND_INTERNAL]
 			if len(servers) != 1 || len(streams) != 1 {
 				t.Fatalf("spans by kind %v, want the handshake's server span and one stream span", by)
