@@ -12,6 +12,7 @@ import (
 	"gateway/middleware"
 	"gateway/middleware/jwks"
 	"gateway/middleware/ratelimit"
+	"gateway/middleware/shed"
 )
 
 // guards are the protections on the request path, built from the
@@ -20,7 +21,7 @@ import (
 // client's X-Auth-Subject, so upstreams can trust that header), and the
 // rate limiter and cache, each only when configured.
 type guards struct {
-	shed   *middleware.Shedder
+	shed   *shed.Shedder
 	auth   fiber.Handler
 	limit  *ratelimit.Limiter // nil when RATE_LIMIT_MAX is 0
 	cache  *middleware.Cache  // nil when CACHE_ENABLED is false
@@ -37,11 +38,9 @@ func newGuards(cfg *config.Config, log *slog.Logger, refresh middleware.Refreshe
 		return nil, err
 	}
 	g.auth = auth
-	shed, err := middleware.NewShedder(cfg)
-	if err != nil {
+	if g.shed, err = shed.New(cfg); err != nil {
 		return nil, fmt.Errorf("building load shedder: %w", err)
 	}
-	g.shed = shed
 	if cfg.RateLimitMax > 0 {
 		if g.limit, err = ratelimit.New(cfg, ratelimit.WithLogger(log)); err != nil {
 			return nil, fmt.Errorf("building rate limiter: %w", err)
