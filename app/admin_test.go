@@ -69,6 +69,7 @@ func TestAdminStatsSchema(t *testing.T) {
 		"retries": "number", "inflight": "number", "ewmaMs": "number",
 		"p50Ms": "number", "p95Ms": "number", "p99Ms": "number", "lastMinuteRequests": "number", "rps": "number",
 		"activeSse": "number", "activeWebSocket": "number", "history": "object",
+		"poolFull": "number", "connsDiscarded": "object",
 		"health": "string", "probesPassed": "number", "probesFailed": "number",
 	}
 	history := map[string]string{"start": "string", "requests": "array", "p95Ms": "array"}

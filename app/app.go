@@ -50,6 +50,8 @@ type App struct {
 	tracer      *tracing.Tracer             // span export; nil when off (see tracing.go)
 	conns       *connlimit.Limiter          // MAX_CONNS and MAX_CONNS_PER_IP, applied by Listener
 	pprof       atomic.Pointer[pprofServer] // PPROF_ADDR, set by Listener; nil when off; see pprof.go
+	adminFiber  *fiber.App                  // the ADMIN_ADDR app; nil when the admin routes are on the main one
+	admin       atomic.Pointer[adminServer] // ADMIN_ADDR, set by Listener; see admin_listener.go
 }
 
 // New builds the gateway for cfg. It does not listen; call Listener or
@@ -110,6 +112,9 @@ func (a *App) routes() error {
 	recoverer := middleware.NewRecoverer(a.log, a.ids)
 	a.obs.sources.Panics = recoverer.Panics
 	f.Use(recoverer.Handler()) // first, so that it covers everything after it
+	if a.cfg.AdminAddr != "" {
+		a.adminFiber = a.newAdminFiber(recoverer)
+	}
 	f.Use(middleware.RequestID(a.ids))
 	f.Use(a.trace.Context())
 	f.Use(a.httpMetrics())
@@ -129,7 +134,7 @@ func (a *App) routes() error {
 	health := handlers.NewHealth(a.drainingCheck, g.overloaded)
 	f.Get("/healthz", health.Live)
 	f.Get("/readyz", health.Ready)
-	f.Get("/_pressure", g.shed.PressureHandler())
+	a.adminRouter().Get("/_pressure", g.shed.PressureHandler())
 
 	f.All(routeAPI, a.traced(routeAPI, with(g.api(), proxy.Handle))...)
 	a.streamRoutes()
@@ -164,7 +169,26 @@ func (a *App) Listener(ln net.Listener) error {
 		}
 		a.pprof.Store(p)
 	}
+	adminAt := ln.Addr()
+	if a.adminFiber != nil && a.admin.Load() == nil {
+		s, err := a.startAdmin()
+		if err != nil {
+			return err
+		}
+		a.admin.Store(s)
+		adminAt = s.ln.Addr()
+	}
+	a.warnOpenAdmin(adminAt)
 	return a.fiber.Listener(a.conns.Listener(ln))
+}
+
+// AdminAddr is the address the ADMIN_ADDR listener listens on, "" when it
+// is off or not started yet.
+func (a *App) AdminAddr() string {
+	if s := a.admin.Load(); s != nil {
+		return s.ln.Addr().String()
+	}
+	return ""
 }
 
 // PprofAddr is the address the PPROF_ADDR listener listens on, "" when it
@@ -205,6 +229,9 @@ func (a *App) Shutdown(ctx context.Context) error {
 	}
 	if p := a.pprof.Load(); p != nil {
 		wg.Go(func() { p.stop(ctx) })
+	}
+	if s := a.admin.Load(); s != nil {
+		wg.Go(func() { s.stop(ctx) })
 	}
 	err := a.fiber.ShutdownWithContext(ctx)
 	wg.Wait()

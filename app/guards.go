@@ -11,6 +11,8 @@ import (
 	"gateway/internal/metrics"
 	"gateway/middleware"
 	"gateway/middleware/jwks"
+	"gateway/middleware/ratelimit"
+	"gateway/middleware/shed"
 )
 
 // guards are the protections on the request path, built from the
@@ -19,12 +21,12 @@ import (
 // client's X-Auth-Subject, so upstreams can trust that header), and the
 // rate limiter and cache, each only when configured.
 type guards struct {
-	shed   *middleware.Shedder
+	shed   *shed.Shedder
 	auth   fiber.Handler
-	limit  *middleware.RateLimiter // nil when RATE_LIMIT_MAX is 0
-	cache  *middleware.Cache       // nil when CACHE_ENABLED is false
-	keys   *jwks.Set               // nil unless auth is on with JWT_JWKS_URL
-	cancel context.CancelFunc      // stops the shedder's sampler
+	limit  *ratelimit.Limiter // nil when RATE_LIMIT_MAX is 0
+	cache  *middleware.Cache  // nil when CACHE_ENABLED is false
+	keys   *jwks.Set          // nil unless auth is on with JWT_JWKS_URL
+	cancel context.CancelFunc // stops the shedder's sampler
 }
 
 // newGuards builds the guards; refresh fetches for the cache's
@@ -36,13 +38,11 @@ func newGuards(cfg *config.Config, log *slog.Logger, refresh middleware.Refreshe
 		return nil, err
 	}
 	g.auth = auth
-	shed, err := middleware.NewShedder(cfg)
-	if err != nil {
+	if g.shed, err = shed.New(cfg); err != nil {
 		return nil, fmt.Errorf("building load shedder: %w", err)
 	}
-	g.shed = shed
 	if cfg.RateLimitMax > 0 {
-		if g.limit, err = middleware.NewRateLimit(cfg, middleware.WithRateLimitLogger(log)); err != nil {
+		if g.limit, err = ratelimit.New(cfg, ratelimit.WithLogger(log)); err != nil {
 			return nil, fmt.Errorf("building rate limiter: %w", err)
 		}
 	}

@@ -17,6 +17,7 @@ func poolOptions(cfg *config.Config, log *slog.Logger) upstream.Options {
 		DialTimeout:      cfg.DialTimeout,
 		ProxyTimeout:     cfg.ProxyTimeout,
 		MaxConns:         cfg.UpstreamMaxConns,
+		PoolWait:         cfg.UpstreamPoolWait,
 		FailureThreshold: cfg.CBFailureThreshold,
 		FailureStatus: func(status int) bool {
 			for _, r := range statuses {

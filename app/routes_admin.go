@@ -57,8 +57,9 @@ func newObservability() (observability, error) {
 func (a *App) httpMetrics() fiber.Handler { return a.obs.http.Middleware }
 
 // adminRoutes installs GET /metrics, GET /admin, GET /admin/stats and the
-// decision routes. It
-// runs last in routes, after the hooks that fill a.obs.sources.
+// decision routes, on the ADMIN_ADDR listener when it is set (see
+// adminRouter). It runs last in routes, after the hooks that fill
+// a.obs.sources.
 func (a *App) adminRoutes() error {
 	c := metrics.NewCollector(a.pool, a.obs.build, a.obs.sources)
 	if err := metrics.Register(a.obs.registry, c); err != nil {
@@ -68,11 +69,12 @@ func (a *App) adminRoutes() error {
 	if err != nil {
 		return fmt.Errorf("building admin handlers: %w", err)
 	}
-	a.obs.http.RegisterAt(a.fiber, metricsPath)
-	a.fiber.Get(adminPath, with(a.guards.admin(), admin.Page)...)
-	a.fiber.Get(adminStatsPath, with(a.guards.admin(), admin.Stats)...)
+	r := a.adminRouter()
+	a.obs.http.RegisterAt(r, metricsPath)
+	r.Get(adminPath, with(a.guards.admin(), admin.Page)...)
+	r.Get(adminStatsPath, with(a.guards.admin(), admin.Stats)...)
 	decisions := handlers.NewDecisions(a.pool)
-	a.fiber.Get(decisionsPath, with(a.guards.admin(), decisions.Recent)...)
-	a.fiber.Get(decisionsPath+"/:requestId", with(a.guards.admin(), decisions.One)...)
+	r.Get(decisionsPath, with(a.guards.admin(), decisions.Recent)...)
+	r.Get(decisionsPath+"/:requestId", with(a.guards.admin(), decisions.One)...)
 	return nil
 }

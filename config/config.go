@@ -91,7 +91,7 @@ type Config struct {
 	ConfigWatch bool `env:"CONFIG_WATCH"` // CONFIG_WATCH (false): also reload when .env changes; SIGHUP always reloads
 
 	// Exposure.
-	AdminAddr string `env:"ADMIN_ADDR"` // ADMIN_ADDR (empty = the main listener): host:port serving /admin, /admin/stats, /metrics, /_pressure
+	AdminAddr string `env:"ADMIN_ADDR"` // ADMIN_ADDR (empty = the main listener): host:port serving /admin, /admin/stats, /admin/decisions, /metrics, /_pressure
 	PprofAddr string `env:"PPROF_ADDR"` // PPROF_ADDR (empty = off): host:port of an admin-only net/http/pprof listener
 
 	// Drain.

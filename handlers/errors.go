@@ -20,6 +20,10 @@ type failure struct {
 	status    int
 	msg       string
 	retryable bool
+	// busy is the gateway's own connection limit, not the upstream's
+	// failure: answered 503 with a Retry-After, never retried (another
+	// wait would only spread what holds the connections).
+	busy bool
 }
 
 // Messages of the gateway's own error answers (also used by the tests).
@@ -36,7 +40,7 @@ const (
 
 // classify maps an error of an upstream exchange to the answer, in the one
 // place that does so (style.md idiom 6): no upstream → 503, timeout → 504,
-// refused/reset/closed → 502.
+// refused/reset/closed → 502, connection limit → 503.
 //
 // Connection refused and a connection the upstream closed or reset before
 // answering are retryable: either nothing reached the upstream, or a pooled
@@ -45,21 +49,21 @@ const (
 func classify(err error) failure {
 	switch {
 	case errors.Is(err, upstream.ErrNoUpstream):
-		return failure{fasthttp.StatusServiceUnavailable, msgNoUpstream, false}
-	case errors.Is(err, fasthttp.ErrNoFreeConns):
-		return failure{fasthttp.StatusServiceUnavailable, msgBusy, true}
+		return failure{fasthttp.StatusServiceUnavailable, msgNoUpstream, false, false}
+	case errors.Is(err, upstream.ErrPoolFull):
+		return failure{status: fasthttp.StatusServiceUnavailable, msg: msgBusy, busy: true}
 	case errors.Is(err, fasthttp.ErrDialTimeout), isDialError(err) && isNetTimeout(err):
 		// nginx answers a connect timeout with 504 too; nothing was sent.
-		return failure{fasthttp.StatusGatewayTimeout, msgTimeout, true}
+		return failure{fasthttp.StatusGatewayTimeout, msgTimeout, true, false}
 	case errors.Is(err, syscall.ECONNREFUSED), isDialError(err):
-		return failure{fasthttp.StatusBadGateway, msgUnreachable, true}
+		return failure{fasthttp.StatusBadGateway, msgUnreachable, true, false}
 	case errors.Is(err, fasthttp.ErrTimeout), errors.Is(err, os.ErrDeadlineExceeded), isNetTimeout(err):
-		return failure{fasthttp.StatusGatewayTimeout, msgTimeout, false}
+		return failure{fasthttp.StatusGatewayTimeout, msgTimeout, false, false}
 	case errors.Is(err, fasthttp.ErrConnectionClosed), errors.Is(err, io.EOF),
 		errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
-		return failure{fasthttp.StatusBadGateway, msgUnreachable, true}
+		return failure{fasthttp.StatusBadGateway, msgUnreachable, true, false}
 	default:
-		return failure{fasthttp.StatusBadGateway, msgBadResponse, false}
+		return failure{fasthttp.StatusBadGateway, msgBadResponse, false, false}
 	}
 }
 
@@ -72,9 +76,9 @@ func clientFailure(err error) (failure, bool) {
 		return failure{}, false
 	}
 	if errors.Is(ce.err, errBodyTooLarge) {
-		return failure{fasthttp.StatusRequestEntityTooLarge, msgBodyTooLarge, false}, true
+		return failure{fasthttp.StatusRequestEntityTooLarge, msgBodyTooLarge, false, false}, true
 	}
-	return failure{fasthttp.StatusBadRequest, msgBodyIncomplete, false}, true
+	return failure{fasthttp.StatusBadRequest, msgBodyIncomplete, false, false}, true
 }
 
 func isNetTimeout(err error) bool {

@@ -31,7 +31,7 @@ func TestClassify(t *testing.T) {
 	}{
 		{"no upstream", upstream.ErrNoUpstream, 503, false},
 		{"wrapped no upstream", fmt.Errorf("picking: %w", upstream.ErrNoUpstream), 503, false},
-		{"connection limit", fasthttp.ErrNoFreeConns, 503, true},
+		{"connection limit", upstream.ErrPoolFull, 503, false},
 		{"dial refused", dialRefused, 502, true},
 		{"dial timeout", dialTimeout, 504, true},
 		{"fasthttp dial timeout", fasthttp.ErrDialTimeout, 504, true},

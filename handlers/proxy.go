@@ -32,7 +32,8 @@ type Proxy struct {
 	trusted    []netip.Prefix
 	timeout    time.Duration
 	maxBody    int64
-	retryAfter int
+	retryAfter int // of a 503 for no upstream
+	busyAfter  int // of a 503 for no free upstream connection
 	bodies     clientBodies
 }
 
@@ -44,13 +45,15 @@ func NewProxy(pool *upstream.Pool, cfg *config.Config) *Proxy {
 		timeout:    cfg.ProxyTimeout,
 		maxBody:    cfg.MaxBodyBytes,
 		retryAfter: retryAfterSeconds(cfg.CBCooldown),
+		busyAfter:  retryAfterSeconds(cfg.UpstreamPoolWait),
 	}
 }
 
-// retryAfterSeconds is the Retry-After of a 503 for "no upstream": the
-// breaker cool-down, at least one second.
-func retryAfterSeconds(cooldown time.Duration) int {
-	if s := int((cooldown + time.Second - 1) / time.Second); s > 1 {
+// retryAfterSeconds is the Retry-After of a 503, d rounded up to whole
+// seconds and at least one: the breaker cool-down for "no upstream", the
+// pool wait for "no free connection".
+func retryAfterSeconds(d time.Duration) int {
+	if s := int((d + time.Second - 1) / time.Second); s > 1 {
 		return s
 	}
 	return 1
@@ -120,7 +123,7 @@ func (p *Proxy) send(c *fiber.Ctx, svc *upstream.Service, req *fasthttp.Request,
 		if err != nil {
 			if r.retrying { // no other upstream to retry on: report the first failure
 				resp.Reset()
-				return upstream.Lease{}, apierror.Write(c, r.first.status, r.first.msg)
+				return upstream.Lease{}, p.fail(c, r.first)
 			}
 			return upstream.Lease{}, apierror.WriteRetry(c, fiber.StatusServiceUnavailable, msgNoUpstream, p.retryAfter)
 		}
@@ -139,15 +142,23 @@ func (p *Proxy) send(c *fiber.Ctx, svc *upstream.Service, req *fasthttp.Request,
 			resp.Reset()
 			return upstream.Lease{}, apierror.Write(c, f.status, f.msg)
 		}
-		lease.Done(upstream.Outcome{Err: err})
+		lease.Done(upstream.Outcome{Err: err}) // ErrPoolFull does not count against u
 		f := classify(err)
 		endAttempt(span, resp, f, err)
 		if r.again(c, u, f, canRetry(req)) {
 			continue
 		}
 		resp.Reset()
-		return upstream.Lease{}, apierror.Write(c, f.status, f.msg)
+		return upstream.Lease{}, p.fail(c, f)
 	}
+}
+
+// fail writes the gateway's answer to failure f.
+func (p *Proxy) fail(c *fiber.Ctx, f failure) error {
+	if f.busy {
+		return apierror.WriteRetry(c, f.status, f.msg, p.busyAfter)
+	}
+	return apierror.Write(c, f.status, f.msg)
 }
 
 // canRetry reports whether sending req again cannot do its work twice:
@@ -169,10 +180,13 @@ func prepareRequest(req *fasthttp.Request, ctx *fasthttp.RequestCtx, trustedProx
 	in := &ctx.Request
 	clientClose := in.Header.ConnectionClose()
 	in.Header.CopyTo(&req.Header)
-	removeRequestHops(&req.Header)
-	// fasthttp's server already answered any "Expect: 100-continue"; the
-	// client is not waiting for the upstream's.
-	req.Header.Del(fasthttp.HeaderExpect)
+	sent := scanSent(in.Header.RawHeaders())
+	removeSentHops(&req.Header, sent)
+	if sent&sentExpect != 0 {
+		// fasthttp's server already answered any "Expect: 100-continue";
+		// the client is not waiting for the upstream's.
+		req.Header.Del(fasthttp.HeaderExpect)
+	}
 	forwarded.Set(&req.Header, ctx, trustedProxies)
 	switch cl := in.Header.ContentLength(); {
 	case !hasBody(cl):

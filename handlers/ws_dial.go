@@ -151,7 +151,7 @@ func (w *WSBridge) dialOne(c *fiber.Ctx, u *upstream.Upstream, lease upstream.Le
 	if !ok { // the dialer only makes handshakeConns
 		_ = conn.Close()
 		lease.Done(upstream.Outcome{Err: errors.New("unexpected upstream connection type")})
-		return nil, failure{fasthttp.StatusBadGateway, msgBadResponse, false}
+		return nil, failure{fasthttp.StatusBadGateway, msgBadResponse, false, false}
 	}
 	// The upstream is judged by its handshake, now, not when the bridge
 	// ends hours later: a bridge that was the breaker's half-open probe
@@ -177,7 +177,7 @@ func (w *WSBridge) dialFailed(c *fiber.Ctx, u *upstream.Upstream, lease upstream
 			slog.String("upstream", u.String()),
 			slog.Int("status", resp.StatusCode),
 			slog.String("requestId", string(c.Request().Header.Peek(apierror.HeaderRequestID))))
-		return failure{fasthttp.StatusBadGateway, msgBadResponse, false}
+		return failure{fasthttp.StatusBadGateway, msgBadResponse, false, false}
 	}
 	lease.Done(upstream.Outcome{Err: err})
 	f := classify(err)

@@ -101,7 +101,11 @@ func TestWSConcurrentBridges(t *testing.T) {
 	checkLeaks(t)
 	const bridges, perBridge = 500, 20
 	up := startWSUpstream(t, nil, echo)
-	gw := gatewaytest.Start(t, wsConfig(map[string][]string{"s": {up.URL}}))
+	cfg := wsConfig(map[string][]string{"s": {up.URL}})
+	// 500 handshakes at once under -race on a busy 2-core machine can take
+	// seconds to be accepted: this test is about echo order, not timeouts.
+	cfg.DialTimeout, cfg.ProxyTimeout = 15*time.Second, 30*time.Second
+	gw := gatewaytest.Start(t, cfg)
 
 	var wg sync.WaitGroup
 	errs := make(chan error, bridges)
@@ -140,7 +144,7 @@ func TestWSConcurrentBridges(t *testing.T) {
 
 // echoSession opens one bridge, sends n messages and checks each echo.
 func echoSession(gw *gatewaytest.Gateway, id, n int) error {
-	d := websocket.Dialer{HandshakeTimeout: 10 * time.Second}
+	d := websocket.Dialer{HandshakeTimeout: 30 * time.Second}
 	c, resp, err := d.Dial(wsURL(gw, "s", fmt.Sprintf("path=/b/%d", id)), nil)
 	if err != nil {
 		if resp != nil {

@@ -29,6 +29,7 @@ type Cache struct {
 	subject   func(*fiber.Ctx) string
 	now       func() time.Time
 	trusted   []netip.Prefix // TRUSTED_PROXIES: whose forwarding fields key entries
+	private   [][]byte       // CACHE_PRIVATE_HEADERS: names of the credentials that make a request private
 
 	defaultTTL    time.Duration
 	maxBody       int
@@ -84,8 +85,8 @@ func WithCacheClock(now func() time.Time) CacheOption { return func(c *Cache) { 
 
 // WithSubject replaces how the cache learns the authenticated subject that
 // keys private entries when CACHE_PRIVATE_BY_SUBJECT is on. The default is
-// the JWT middleware's Subject. When it returns "", requests with
-// Authorization or Cookie bypass the cache.
+// the JWT middleware's Subject. When it returns "", requests carrying one of
+// the CACHE_PRIVATE_HEADERS bypass the cache.
 func WithSubject(f func(*fiber.Ctx) string) CacheOption { return func(c *Cache) { c.subject = f } }
 
 // WithCacheShards sets the number of independently locked LRU shards (a
@@ -121,6 +122,7 @@ func NewCache(cfg *config.Config, opts ...CacheOption) (*Cache, error) {
 		maxBody:       cfg.CacheMaxBodyBytes,
 		bySubject:     cfg.CachePrivateBySubject,
 		trusted:       cfg.TrustedProxies,
+		private:       headerNames(cfg.CachePrivateHeaders),
 		passTTL:       cfg.CacheDefaultTTL,
 		maxRefreshing: 64,
 	}
@@ -144,6 +146,16 @@ func NewCache(cfg *config.Config, opts ...CacheOption) (*Cache, error) {
 	c.refreshing = make(chan struct{}, c.maxRefreshing)
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	return c, nil
+}
+
+// headerNames returns names as byte slices, so the hit path can peek them
+// without converting a string on every request.
+func headerNames(names []string) [][]byte {
+	out := make([][]byte, len(names))
+	for i, n := range names {
+		out[i] = []byte(n)
+	}
+	return out
 }
 
 // cacheShardCount picks the largest shard count up to the default that

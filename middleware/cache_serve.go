@@ -21,7 +21,7 @@ func (c *Cache) serve(ctx *fiber.Ctx) error {
 	}
 	mode := requestCacheMode(h)
 	subject := ""
-	if mode != reqNoStore && (len(h.Peek(fasthttp.HeaderAuthorization)) > 0 || len(h.Peek(fasthttp.HeaderCookie)) > 0) {
+	if mode != reqNoStore && c.carriesCredentials(h) {
 		if c.bySubject {
 			subject = c.subject(ctx)
 		}
@@ -58,6 +58,20 @@ func (c *Cache) serve(ctx *fiber.Ctx) error {
 		return c.pass(ctx, kb)
 	}
 	return c.fill(ctx, kb, e)
+}
+
+// carriesCredentials reports whether h holds a non-empty value of one of the
+// CACHE_PRIVATE_HEADERS. Such a request is answered for whoever those
+// credentials name (an X-Api-Key is as personal as an Authorization), so a
+// shared entry must neither serve nor store it; RFC 9111 §3.5 says the same
+// of Authorization, and an API keyed by its own header deserves no less.
+func (c *Cache) carriesCredentials(h *fasthttp.RequestHeader) bool {
+	for _, name := range c.private {
+		if len(h.PeekBytes(name)) > 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // find looks kb's key up, following the URL's Vary record to the variant

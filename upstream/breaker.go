@@ -241,7 +241,7 @@ func (b *breaker) openLocked(w uint64, now int64, reason string) {
 // describe renders an outcome's failure for trip reasons and last errors.
 func describe(o *Outcome) string {
 	if o.Err != nil {
-		return o.Err.Error()
+		return errorText(o.Err.Error())
 	}
 	return "status " + strconv.Itoa(o.Status)
 }

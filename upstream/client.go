@@ -25,6 +25,7 @@ const (
 func newClients(sh *shared, base *url.URL, d *discardCounters) (client, stream *fasthttp.HostClient) {
 	client = newHostClient(sh, base)
 	client.MaxConns = sh.maxConns
+	client.MaxConnWaitTimeout = sh.poolWait
 	client.ReadTimeout = sh.proxyTimeout
 	client.Transport = &transport{timeout: sh.proxyTimeout, discards: d}
 	idle := sh.proxyTimeout

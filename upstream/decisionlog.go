@@ -16,10 +16,10 @@ const (
 type skip uint8
 
 const (
-	skipNone     skip = iota // eligible: scored and compared
-	skipExcluded             // the retry excludes the upstream that failed
-	skipBreaker              // its breaker refuses requests
-	skipUnhealthy            // an active health check holds it out of rotation
+	skipNone      skip = iota // eligible: scored and compared
+	skipExcluded              // the retry excludes the upstream that failed
+	skipBreaker               // its breaker refuses requests
+	skipUnhealthy             // an active health check holds it out of rotation
 )
 
 // String returns how the decision log names the reason.

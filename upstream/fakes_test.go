@@ -12,7 +12,7 @@ import (
 type fakeClock struct {
 	offset atomic.Int64
 	mu     sync.Mutex
-	timers []fakeTimer      // pending After channels; guarded by mu
+	timers []fakeTimer     // pending After channels; guarded by mu
 	waits  []time.Duration // every duration After was asked for; guarded by mu
 }
 

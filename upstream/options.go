@@ -21,6 +21,7 @@ const (
 	DefaultCooldown         = 10 * time.Second
 	DefaultMaxCooldown      = 5 * time.Minute
 	DefaultTau              = 10 * time.Second
+	DefaultPoolWait         = time.Second
 )
 
 // Options configures a Pool. A zero field takes the matching Default*
@@ -40,6 +41,9 @@ type Options struct {
 	ProxyTimeout time.Duration
 	// MaxConns caps the keep-alive connections of each upstream's Client.
 	MaxConns int
+	// PoolWait is how long a request waits for one of MaxConns to free up
+	// before failing with ErrPoolFull.
+	PoolWait time.Duration
 
 	// FailureThreshold is the number of consecutive failures that opens an
 	// upstream's circuit breaker.
@@ -141,6 +145,7 @@ type shared struct {
 	dial           fasthttp.DialFunc
 	proxyTimeout   time.Duration
 	maxConns       int
+	poolWait       time.Duration
 	decisions      *decisionLog // nil when off
 	rand           Rand
 	after          func(time.Duration) <-chan time.Time // waits on clock
@@ -171,6 +176,7 @@ func newShared(opts Options) (*shared, error) {
 		onStateChange:  opts.OnStateChange,
 		proxyTimeout:   orDuration(opts.ProxyTimeout, DefaultProxyTimeout),
 		maxConns:       orInt(opts.MaxConns, DefaultMaxConns),
+		poolWait:       orDuration(opts.PoolWait, DefaultPoolWait),
 		decisions:      newDecisionLog(opts.DecisionLogSize),
 		rand:           opts.Rand,
 		after:          time.After,
@@ -210,7 +216,7 @@ func validateOptions(opts Options) error {
 	}{
 		{"DialTimeout", opts.DialTimeout}, {"ProxyTimeout", opts.ProxyTimeout},
 		{"Cooldown", opts.Cooldown}, {"MaxCooldown", opts.MaxCooldown}, {"Tau", opts.Tau},
-		{"FailurePenalty", opts.FailurePenalty},
+		{"FailurePenalty", opts.FailurePenalty}, {"PoolWait", opts.PoolWait},
 		{"HealthCheck.Interval", opts.HealthCheck.Interval}, {"HealthCheck.Timeout", opts.HealthCheck.Timeout},
 	} {
 		if d.v < 0 {

@@ -104,6 +104,10 @@ type Outcome struct {
 	Canceled bool
 }
 
+// poolFull reports an outcome of ErrPoolFull: the gateway's own connection
+// limit, judged like a canceled request, never as the upstream's failure.
+func (o *Outcome) poolFull() bool { return o.Err != nil && errors.Is(o.Err, ErrPoolFull) }
+
 // Done ends the lease: Settle(o), then Release. Call it, or Settle and
 // then Release, exactly once per lease; copies of a Lease share that call.
 func (l Lease) Done(o Outcome) {
@@ -128,12 +132,14 @@ func (l Lease) Settle(o Outcome) {
 	}
 	now := u.sh.now()
 	v := u.sh.verdict(&o)
-	switch v {
-	case verdictIgnore:
+	switch {
+	case v == verdictIgnore && o.poolFull():
+		u.poolFull.Add(1)
+	case v == verdictIgnore:
 		u.canceled.Add(1)
-	case verdictSuccess:
+	case v == verdictSuccess:
 		u.successes.Add(1)
-	case verdictFailure:
+	default:
 		u.failures.Add(1)
 		u.lastErr.Store(&errorRecord{msg: describe(&o), at: now})
 	}
@@ -174,7 +180,7 @@ func (sh *shared) penaltyOf(v verdict, status int) float64 {
 // verdict classifies an outcome for the breaker and the stats.
 func (sh *shared) verdict(o *Outcome) verdict {
 	switch {
-	case o.Canceled:
+	case o.Canceled, o.poolFull():
 		return verdictIgnore
 	case o.Err != nil || sh.failureStatus(o.Status):
 		return verdictFailure

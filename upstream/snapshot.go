@@ -25,7 +25,7 @@ type RetryBudgetSnapshot struct {
 }
 
 // UpstreamSnapshot is one upstream's statistics. Requests counts leases
-// handed out; each ends as one of Successes, Failures or Canceled, or is
+// handed out; each ends as one of Successes, Failures, Canceled or PoolFull, or is
 // still Inflight.
 type UpstreamSnapshot struct {
 	Service   string `json:"service"`
@@ -34,6 +34,7 @@ type UpstreamSnapshot struct {
 	Successes int64  `json:"successes"`
 	Failures  int64  `json:"failures"`
 	Canceled  int64  `json:"canceled"`
+	PoolFull  int64  `json:"poolFull"` // no connection free within the pool wait: neither success nor failure
 	Retries   int64  `json:"retries"`
 	Inflight  int64  `json:"inflight"`
 
@@ -104,6 +105,7 @@ func (u *Upstream) snapshot(now int64) UpstreamSnapshot {
 		Successes:       u.successes.Load(),
 		Failures:        u.failures.Load(),
 		Canceled:        u.canceled.Load(),
+		PoolFull:        u.poolFull.Load(),
 		Retries:         u.retries.Load(),
 		Inflight:        u.inflight.Load(),
 		EWMA:            time.Duration(cost),

@@ -21,6 +21,15 @@ const maxInterimResponses = 16
 
 var errTooManyInterim = errors.New("upstream sent too many 1xx responses")
 
+// ErrPoolFull is a request that got no connection to its upstream within
+// the pool wait: every one of MaxConns was busy. It is the gateway's own
+// limit, not the upstream's failure, so it never counts against the
+// upstream (breaker, latency penalty, failure stats); the proxy answers
+// 503 with Retry-After. Slow clients holding connections (stalled uploads)
+// are the usual cause, and must not be able to make the gateway eject a
+// healthy upstream.
+var ErrPoolFull = errors.New("upstream connection limit reached")
+
 // transport is the RoundTripper of an upstream's ordinary HostClient.
 //
 // fasthttp's own transport, with StreamResponseBody on, wraps every
@@ -34,7 +43,7 @@ var errTooManyInterim = errors.New("upstream sent too many 1xx responses")
 // ends. It uses only HostClient's exported connection API (AcquireConn,
 // ReleaseConn, CloseConn, AcquireReader, AcquireWriter).
 type transport struct {
-	timeout time.Duration // waiting for a pooled connection and for the response headers
+	timeout time.Duration // waiting for the response headers
 	// streamAll streams every body, however short (the StreamClient's:
 	// an event stream with a Content-Length must still be relayed as it
 	// comes, not read whole under the time-to-headers deadline).
@@ -49,7 +58,14 @@ var _ fasthttp.RoundTripper = (*transport)(nil)
 // It never asks fasthttp to retry: the gateway retries on its own.
 func (t *transport) RoundTrip(hc *fasthttp.HostClient, req *fasthttp.Request, resp *fasthttp.Response) (bool, error) {
 	for range maxDirtyConns {
-		cc, err := hc.AcquireConn(t.timeout, req.ConnectionClose())
+		// A zero request timeout makes AcquireConn wait for a free
+		// connection exactly the client's MaxConnWaitTimeout (the pool
+		// wait) and then fail with ErrNoFreeConns, never with the
+		// ErrTimeout an upstream's slowness would give.
+		cc, err := hc.AcquireConn(0, req.ConnectionClose())
+		if errors.Is(err, fasthttp.ErrNoFreeConns) {
+			return false, ErrPoolFull
+		}
 		if err != nil {
 			return false, err
 		}

@@ -50,6 +50,7 @@ type Upstream struct {
 	successes atomic.Int64
 	failures  atomic.Int64
 	canceled  atomic.Int64
+	poolFull  atomic.Int64 // refused by the pool wait (ErrPoolFull)
 	retries   atomic.Int64
 	sse       atomic.Int64
 	ws        atomic.Int64

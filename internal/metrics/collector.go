@@ -84,6 +84,7 @@ func (c *Collector) collectUpstream(ch chan<- prometheus.Metric, u *upstream.Ups
 	counter(ch, d.requests, float64(u.Successes), svc, url, "success")
 	counter(ch, d.requests, float64(u.Failures), svc, url, "failure")
 	counter(ch, d.requests, float64(u.Canceled), svc, url, "canceled")
+	counter(ch, d.requests, float64(u.PoolFull), svc, url, "pool_full")
 	gauge(ch, d.inflight, float64(u.Inflight), svc, url)
 	gauge(ch, d.ewma, u.EWMA.Seconds(), svc, url)
 	gauge(ch, d.state, float64(u.State), svc, url)

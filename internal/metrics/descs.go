@@ -36,7 +36,7 @@ func newDescs() descs {
 			"Current cap on retries in flight: max(3, 20% of requests in flight)."),
 
 		requests: upstreamDesc("upstream_requests_total",
-			"Requests sent to an upstream, by outcome: success, failure (transport error or failure status) or canceled (client went away).",
+			"Requests sent to an upstream, by outcome: success, failure (transport error or failure status), canceled (client went away) or pool_full (no connection free within UPSTREAM_POOL_WAIT_MS; not the upstream's failure).",
 			"outcome"),
 		inflight: upstreamDesc("upstream_requests_in_flight",
 			"Requests sent to an upstream and not yet answered."),

@@ -1,4 +1,4 @@
-package middleware
+package ratelimit
 
 import (
 	"io"
@@ -14,6 +14,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"gateway/config"
+	"gateway/middleware"
 )
 
 // rateConfig is a config limiting to limit per window by key, trusting
@@ -28,29 +29,26 @@ func rateConfig(limit int, window time.Duration, key string) *config.Config {
 }
 
 // testSubjectHeader lets a test play the JWT middleware: its value becomes
-// the request's Subject.
+// the request's subject (newLimiter installs testSubject through WithSubject).
 const testSubjectHeader = "X-Test-Subject"
 
-// rateApp mounts the limiter on /api as the app does, behind a stand-in for
-// the JWT middleware; /api/fail ends in an error the app's handler renders.
-func rateApp(t testing.TB, l *RateLimiter) *fiber.App {
+func testSubject(c *fiber.Ctx) string { return c.Get(testSubjectHeader) }
+
+// rateApp mounts the limiter on /api as the app does; /api/fail ends in an
+// error the app's handler renders.
+func rateApp(t testing.TB, l *Limiter) *fiber.App {
 	t.Helper()
 	app := fiber.New()
-	app.Use(RequestID(NewRequestIDs()))
-	app.Use("/api", func(c *fiber.Ctx) error {
-		if s := c.Get(testSubjectHeader); s != "" {
-			c.Locals(subjectLocal{}, s)
-		}
-		return c.Next()
-	}, l.Handler())
+	app.Use(middleware.RequestID(middleware.NewRequestIDs()))
+	app.Use("/api", l.Handler())
 	app.Get("/api/fail", func(*fiber.Ctx) error { return fiber.ErrBadGateway })
 	app.All("/api/*", func(c *fiber.Ctx) error { return c.SendString("ok") })
 	return app
 }
 
-func newLimiter(t testing.TB, cfg *config.Config, opts ...RateLimitOption) *RateLimiter {
+func newLimiter(t testing.TB, cfg *config.Config, opts ...Option) *Limiter {
 	t.Helper()
-	l, err := NewRateLimit(cfg, opts...)
+	l, err := New(cfg, append([]Option{WithSubject(testSubject)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +74,7 @@ func get(t testing.TB, app *fiber.App, target string, headers ...string) (*http.
 func TestRateLimitHeaders(t *testing.T) {
 	const w = time.Minute
 	clock := newFakeClock(windowStart(500, w).Add(10 * time.Second))
-	l := newLimiter(t, rateConfig(2, w, "ip"), WithRateLimitClock(clock.Now))
+	l := newLimiter(t, rateConfig(2, w, "ip"), WithClock(clock.Now))
 	app := rateApp(t, l)
 	tests := []struct {
 		name, target            string
@@ -94,10 +92,10 @@ func TestRateLimitHeaders(t *testing.T) {
 			t.Fatalf("%s: status %d, want %d (%s)", tt.name, resp.StatusCode, tt.status, body)
 		}
 		h := resp.Header
-		if h.Get(HeaderRateLimitLimit) != "2" || h.Get(HeaderRateLimitRemaining) != tt.remaining ||
-			h.Get(HeaderRateLimitReset) != tt.reset || h.Get(fiber.HeaderRetryAfter) != tt.retry {
+		if h.Get(HeaderLimit) != "2" || h.Get(HeaderRemaining) != tt.remaining ||
+			h.Get(HeaderReset) != tt.reset || h.Get(fiber.HeaderRetryAfter) != tt.retry {
 			t.Errorf("%s: headers Limit %q Remaining %q Reset %q Retry-After %q; want 2 %s %s %q", tt.name,
-				h.Get(HeaderRateLimitLimit), h.Get(HeaderRateLimitRemaining), h.Get(HeaderRateLimitReset),
+				h.Get(HeaderLimit), h.Get(HeaderRemaining), h.Get(HeaderReset),
 				h.Get(fiber.HeaderRetryAfter), tt.remaining, tt.reset, tt.retry)
 		}
 		if tt.status == 429 {
@@ -146,7 +144,7 @@ func TestRateLimitKeys(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			clock := newFakeClock(windowStart(9, time.Minute))
-			app := rateApp(t, newLimiter(t, rateConfig(1, time.Minute, tt.key), WithRateLimitClock(clock.Now)))
+			app := rateApp(t, newLimiter(t, rateConfig(1, time.Minute, tt.key), WithClock(clock.Now)))
 			for i, c := range []struct {
 				h    []string
 				want int
@@ -176,7 +174,7 @@ func TestRateKeyIP(t *testing.T) {
 		{"::1", 64, "ip:::/64"},
 	}
 	for _, tt := range tests {
-		k, err := parseRateKey("ip", nil, tt.bits)
+		k, err := parseClientKey("ip", nil, tt.bits)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -202,9 +200,9 @@ func TestNewRateLimitErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := rateConfig(5, time.Second, "ip")
 			tt.edit(cfg)
-			if l, err := NewRateLimit(cfg); err == nil {
+			if l, err := New(cfg); err == nil {
 				_ = l.Close()
-				t.Fatal("NewRateLimit succeeded, want an error")
+				t.Fatal("New succeeded, want an error")
 			}
 		})
 	}
@@ -213,7 +211,7 @@ func TestNewRateLimitErrors(t *testing.T) {
 func TestMemoryStoreBounded(t *testing.T) {
 	const w = time.Second
 	clock := newFakeClock(windowStart(100, w))
-	l := newLimiter(t, rateConfig(3, w, "header:X-Key"), WithRateLimitClock(clock.Now), WithRateLimitMaxKeys(640))
+	l := newLimiter(t, rateConfig(3, w, "header:X-Key"), WithClock(clock.Now), WithMaxKeys(640))
 	h := l.Handler()
 	app := fiber.New()
 	app.Use(h)
@@ -280,7 +278,7 @@ func TestRateLimitHandlerAllocs(t *testing.T) {
 }
 
 // benchApp is the limiter in front of an empty route, and a request to it.
-func benchApp(l *RateLimiter) (fasthttp.RequestHandler, *fasthttp.RequestCtx) {
+func benchApp(l *Limiter) (fasthttp.RequestHandler, *fasthttp.RequestCtx) {
 	app := fiber.New()
 	app.Use("/api", l.Handler())
 	app.Get("/api/x", func(c *fiber.Ctx) error { return nil })

@@ -1,4 +1,4 @@
-package middleware
+package shed
 
 import (
 	"context"
@@ -17,31 +17,32 @@ import (
 	"go.uber.org/goleak"
 
 	"gateway/config"
+	"gateway/middleware"
 )
 
-// fakePressure is a settable PressureReadings source.
+// fakePressure is a settable Readings source.
 type fakePressure struct {
 	mu    sync.Mutex
-	r     PressureReadings
+	r     Readings
 	calls atomic.Int64
 }
 
-func (f *fakePressure) read() PressureReadings {
+func (f *fakePressure) read() Readings {
 	f.calls.Add(1)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.r
 }
 
-func (f *fakePressure) set(r PressureReadings) {
+func (f *fakePressure) set(r Readings) {
 	f.mu.Lock()
 	f.r = r
 	f.mu.Unlock()
 }
 
-func newTestShedder(t testing.TB, cfg *config.Config, opts ...ShedOption) *Shedder {
+func newTestShedder(t testing.TB, cfg *config.Config, opts ...Option) *Shedder {
 	t.Helper()
-	s, err := NewShedder(cfg, opts...)
+	s, err := New(cfg, opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,18 +63,18 @@ func TestShedInflightExcess(t *testing.T) {
 	const limit, n = 3, 10
 	cfg := config.Default()
 	cfg.MaxInflightRequests = limit
-	s := newTestShedder(t, cfg, WithPressureReader((&fakePressure{}).read))
+	s := newTestShedder(t, cfg, WithReader((&fakePressure{}).read))
 	release := make(chan struct{})
 	var worked atomic.Int64
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
-	app.Use(RequestID(NewRequestIDs()))
+	app.Use(middleware.RequestID(middleware.NewRequestIDs()))
 	app.Get("/api/:service/*", s.Handler(), func(c *fiber.Ctx) error {
 		worked.Add(1)
 		<-release
 		return c.SendString("done")
 	})
-	gw := cacheServe(t, app)
-	client := cacheClient(t)
+	gw := serve(t, app)
+	client := newClient(t)
 	var releaseOnce sync.Once
 	releaseAll := func() { releaseOnce.Do(func() { close(release) }) }
 	t.Cleanup(releaseAll) // before the server's shutdown, even when the test fails
@@ -126,11 +127,11 @@ func TestShedInflightExcess(t *testing.T) {
 			t.Fatalf("admitted request got %d %q", r.status, r.body)
 		}
 	}
-	cacheWaitFor(t, "in-flight count to drop", func() bool { return s.Stats().Inflight == 0 })
+	waitFor(t, "in-flight count to drop", func() bool { return s.Stats().Inflight == 0 })
 	if s.Overloaded() {
 		t.Fatal("still overloaded with nothing in flight")
 	}
-	if resp, body := cacheGet(t, client, "http://"+gw+"/api/svc/slow"); resp.StatusCode != 200 || body != "done" {
+	if resp, body := get(t, client, "http://"+gw+"/api/svc/slow"); resp.StatusCode != 200 || body != "done" {
 		t.Fatalf("after the load: %d %q", resp.StatusCode, body)
 	}
 }
@@ -143,18 +144,18 @@ func TestShedSampledLimits(t *testing.T) {
 	cfg.PressureSample = 2500 * time.Millisecond
 	tests := []struct {
 		name string
-		r    PressureReadings
+		r    Readings
 		over [3]bool // heap, goroutines, sched latency
 	}{
-		{"all under", PressureReadings{HeapBytes: 1000, Goroutines: 50, SchedLatencyP99: 10 * time.Millisecond}, [3]bool{}},
-		{"heap", PressureReadings{HeapBytes: 1001, Goroutines: 1}, [3]bool{true, false, false}},
-		{"goroutines", PressureReadings{Goroutines: 51}, [3]bool{false, true, false}},
-		{"sched latency", PressureReadings{SchedLatencyP99: 11 * time.Millisecond}, [3]bool{false, false, true}},
-		{"all", PressureReadings{HeapBytes: 5000, Goroutines: 500, SchedLatencyP99: time.Second}, [3]bool{true, true, true}},
-		{"back under", PressureReadings{HeapBytes: 10, Goroutines: 10}, [3]bool{}},
+		{"all under", Readings{HeapBytes: 1000, Goroutines: 50, SchedLatencyP99: 10 * time.Millisecond}, [3]bool{}},
+		{"heap", Readings{HeapBytes: 1001, Goroutines: 1}, [3]bool{true, false, false}},
+		{"goroutines", Readings{Goroutines: 51}, [3]bool{false, true, false}},
+		{"sched latency", Readings{SchedLatencyP99: 11 * time.Millisecond}, [3]bool{false, false, true}},
+		{"all", Readings{HeapBytes: 5000, Goroutines: 500, SchedLatencyP99: time.Second}, [3]bool{true, true, true}},
+		{"back under", Readings{HeapBytes: 10, Goroutines: 10}, [3]bool{}},
 	}
 	fake := &fakePressure{}
-	s := newTestShedder(t, cfg, WithPressureReader(fake.read))
+	s := newTestShedder(t, cfg, WithReader(fake.read))
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
 	app.Get("/api/:service/*", s.Handler(), func(c *fiber.Ctx) error { return c.SendString("ok") })
 	h := app.Handler()
@@ -180,8 +181,8 @@ func TestShedSampledLimits(t *testing.T) {
 
 func TestShedLimitsOffWhenZero(t *testing.T) {
 	fake := &fakePressure{}
-	fake.set(PressureReadings{HeapBytes: 1 << 40, Goroutines: 1 << 20, SchedLatencyP99: time.Hour})
-	s := newTestShedder(t, config.Default(), WithPressureReader(fake.read))
+	fake.set(Readings{HeapBytes: 1 << 40, Goroutines: 1 << 20, SchedLatencyP99: time.Hour})
+	s := newTestShedder(t, config.Default(), WithReader(fake.read))
 	s.sample(time.Now())
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
 	app.Get("/api/:service/*", s.Handler(), func(c *fiber.Ctx) error { return c.SendString("ok") })
@@ -193,7 +194,7 @@ func TestShedLimitsOffWhenZero(t *testing.T) {
 func TestShedStreams(t *testing.T) {
 	cfg := config.Default()
 	cfg.MaxInflightRequests = 1
-	s := newTestShedder(t, cfg, WithPressureReader((&fakePressure{}).read))
+	s := newTestShedder(t, cfg, WithReader((&fakePressure{}).read))
 	hold, held := make(chan struct{}), make(chan struct{})
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
 	app.Get("/sse/:service/*", s.StreamHandler(), func(c *fiber.Ctx) error { return c.SendString("stream") })
@@ -220,7 +221,7 @@ func TestShedStreams(t *testing.T) {
 		t.Fatalf("stream while overloaded: %d, want 503", got)
 	}
 	close(hold)
-	cacheWaitFor(t, "the held request to finish", func() bool { return s.Stats().Inflight == 0 })
+	waitFor(t, "the held request to finish", func() bool { return s.Stats().Inflight == 0 })
 	if st := s.Stats(); st.Streams != 0 || st.ShedInflight != 1 {
 		t.Fatalf("stats %+v", st)
 	}
@@ -229,7 +230,7 @@ func TestShedStreams(t *testing.T) {
 func TestShedStreamsDoNotCountInflight(t *testing.T) {
 	cfg := config.Default()
 	cfg.MaxInflightRequests = 1
-	s := newTestShedder(t, cfg, WithPressureReader((&fakePressure{}).read))
+	s := newTestShedder(t, cfg, WithReader((&fakePressure{}).read))
 	open, opened := make(chan struct{}), make(chan struct{})
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
 	app.Get("/sse/:service/*", s.StreamHandler(), func(c *fiber.Ctx) error {
@@ -266,8 +267,8 @@ func TestPressureHandlerJSON(t *testing.T) {
 	cfg.MaxHeapBytes = 1 << 20
 	cfg.MaxSchedLatency = 5 * time.Millisecond
 	fake := &fakePressure{}
-	fake.set(PressureReadings{HeapBytes: 2 << 20, Goroutines: 7, SchedLatencyP99: 1500 * time.Microsecond})
-	s := newTestShedder(t, cfg, WithPressureReader(fake.read))
+	fake.set(Readings{HeapBytes: 2 << 20, Goroutines: 7, SchedLatencyP99: 1500 * time.Microsecond})
+	s := newTestShedder(t, cfg, WithReader(fake.read))
 
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
 	app.Get("/_pressure", s.PressureHandler())
@@ -328,7 +329,7 @@ func TestShedStartClose(t *testing.T) {
 	cfg.PressureSample = time.Millisecond
 	cfg.MaxGoroutines = 10
 	fake := &fakePressure{}
-	s, err := NewShedder(cfg, WithPressureReader(fake.read))
+	s, err := New(cfg, WithReader(fake.read))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -338,14 +339,14 @@ func TestShedStartClose(t *testing.T) {
 	if fake.calls.Load() < 1 {
 		t.Fatal("Start did not sample at once")
 	}
-	fake.set(PressureReadings{Goroutines: 11})
-	cacheWaitFor(t, "the sampler to see the new reading", s.Overloaded)
+	fake.set(Readings{Goroutines: 11})
+	waitFor(t, "the sampler to see the new reading", s.Overloaded)
 	_ = s.Close()
 	_ = s.Close()
 	goleak.VerifyNone(t, leaks)
 
 	// A cancelled context stops it too.
-	s2, _ := NewShedder(cfg, WithPressureReader(fake.read))
+	s2, _ := New(cfg, WithReader(fake.read))
 	ctx, cancel := context.WithCancel(context.Background())
 	s2.Start(ctx)
 	cancel()
@@ -356,7 +357,7 @@ func TestShedStartClose(t *testing.T) {
 func TestNewShedderRejectsNegative(t *testing.T) {
 	cfg := config.Default()
 	cfg.MaxInflightRequests = -1
-	if _, err := NewShedder(cfg); err == nil {
+	if _, err := New(cfg); err == nil {
 		t.Fatal("negative limit accepted")
 	}
 }
@@ -366,7 +367,7 @@ func BenchmarkShedHandler(b *testing.B) {
 	cfg := config.Default()
 	cfg.MaxInflightRequests = 1000
 	cfg.MaxHeapBytes = 1 << 40
-	s := newTestShedder(b, cfg, WithPressureReader((&fakePressure{}).read))
+	s := newTestShedder(b, cfg, WithReader((&fakePressure{}).read))
 	app := fiber.New(fiber.Config{DisableStartupMessage: true})
 	app.Get("/api/:service/*", s.Handler(), func(c *fiber.Ctx) error { return nil })
 	benchRequests(b, app.Handler(), "/api/svc/x")

@@ -1,4 +1,4 @@
-package middleware
+package ratelimit
 
 import (
 	"fmt"
@@ -6,40 +6,44 @@ import (
 	"strings"
 
 	"github.com/gofiber/fiber/v2"
+
+	"gateway/middleware"
 )
 
-// rateKeyMode says what identifies a client to the rate limiter.
-type rateKeyMode uint8
+// keyMode says what identifies a client to the rate limiter.
+type keyMode uint8
 
 const (
-	rateKeyIP     rateKeyMode = iota // ClientIP, honouring TRUSTED_PROXIES
-	rateKeySub                       // the JWT subject (Subject)
-	rateKeyHeader                    // a request header's value
+	keyIP     keyMode = iota // ClientIP, honouring TRUSTED_PROXIES
+	keySub                   // the JWT subject (Subject)
+	keyHeader                // a request header's value
 )
 
-// rateKey builds a request's limiter key from RATE_LIMIT_KEY. Keys carry a
+// clientKey builds a request's limiter key from RATE_LIMIT_KEY. Keys carry a
 // prefix per kind ("ip:", "sub:", "hdr:"), so a subject spelled like an
 // address never shares a count with that address.
-type rateKey struct {
-	mode    rateKeyMode
-	header  string         // for rateKeyHeader
+type clientKey struct {
+	mode    keyMode
+	header  string         // for keyHeader
 	trusted []netip.Prefix // for ClientIP
+	// subject reads the JWT subject for keySub (middleware.Subject).
+	subject func(*fiber.Ctx) string
 	// v6Bits is the prefix length IPv6 clients are keyed by
 	// (RATE_LIMIT_IPV6_PREFIX); 0 or 128 keys each address alone.
 	v6Bits int
 }
 
-// parseRateKey reads RATE_LIMIT_KEY: "ip" (also ""), "sub" or
+// parseClientKey reads RATE_LIMIT_KEY: "ip" (also ""), "sub" or
 // "header:<Name>". IPv6 clients are keyed by their first v6Bits bits.
-func parseRateKey(spec string, trusted []netip.Prefix, v6Bits int) (rateKey, error) {
-	k := rateKey{trusted: trusted, v6Bits: v6Bits}
+func parseClientKey(spec string, trusted []netip.Prefix, v6Bits int) (clientKey, error) {
+	k := clientKey{trusted: trusted, v6Bits: v6Bits, subject: middleware.Subject}
 	switch {
 	case spec == "" || spec == "ip":
-		k.mode = rateKeyIP
+		k.mode = keyIP
 	case spec == "sub":
-		k.mode = rateKeySub
+		k.mode = keySub
 	case strings.HasPrefix(spec, "header:") && len(spec) > len("header:"):
-		k.mode, k.header = rateKeyHeader, spec[len("header:"):]
+		k.mode, k.header = keyHeader, spec[len("header:"):]
 	default:
 		return k, fmt.Errorf("RATE_LIMIT_KEY %q: want ip, sub or header:<Name>", spec)
 	}
@@ -49,18 +53,18 @@ func parseRateKey(spec string, trusted []netip.Prefix, v6Bits int) (rateKey, err
 // appendKey appends the request's key to dst. A request without the chosen
 // identity — no subject (auth off, or a token without sub) or no such header —
 // falls back to its client IP, so it is still limited, under the "ip:" prefix.
-func (k rateKey) appendKey(dst []byte, c *fiber.Ctx) []byte {
+func (k clientKey) appendKey(dst []byte, c *fiber.Ctx) []byte {
 	switch k.mode {
-	case rateKeySub:
-		if s := Subject(c); s != "" {
+	case keySub:
+		if s := k.subject(c); s != "" {
 			return append(append(dst, "sub:"...), s...)
 		}
-	case rateKeyHeader:
+	case keyHeader:
 		if v := c.Request().Header.Peek(k.header); len(v) > 0 {
 			return append(append(dst, "hdr:"...), v...)
 		}
 	}
-	return k.appendIP(append(dst, "ip:"...), ClientIP(c, k.trusted))
+	return k.appendIP(append(dst, "ip:"...), middleware.ClientIP(c, k.trusted))
 }
 
 // appendIP appends the key of client address ip: an IPv4 address as it
@@ -68,7 +72,7 @@ func (k rateKey) appendKey(dst []byte, c *fiber.Ctx) []byte {
 // subscriber is usually given a whole /64 (RFC 6177, RFC 8273) and picks
 // any address in it at will (RFC 8981 temporary addresses), so keying each
 // address alone would hand one client 2^64 budgets.
-func (k rateKey) appendIP(dst []byte, ip netip.Addr) []byte {
+func (k clientKey) appendIP(dst []byte, ip netip.Addr) []byte {
 	if !ip.Is6() || k.v6Bits <= 0 || k.v6Bits >= 128 {
 		return ip.AppendTo(dst)
 	}

@@ -1,4 +1,4 @@
-package middleware
+package shed
 
 import (
 	"math"
@@ -33,9 +33,9 @@ func newRuntimeSampler() *runtimeSampler {
 
 // read takes one sample. The first reports a p99 of 0: it only sets the
 // baseline the next one subtracts.
-func (r *runtimeSampler) read() PressureReadings {
+func (r *runtimeSampler) read() Readings {
 	metrics.Read(r.samples)
-	out := PressureReadings{
+	out := Readings{
 		HeapBytes:  uint64Value(r.samples[0].Value),
 		Goroutines: uint64Value(r.samples[1].Value),
 	}

@@ -1,4 +1,4 @@
-package middleware
+package ratelimit
 
 import (
 	"context"
@@ -25,7 +25,7 @@ const redisMaxKeyLen = 128
 // roll the key's window, weigh the previous one, allow and count if under
 // the limit. It reads the time from Redis (TIME), so replicas with skewed
 // clocks still agree on window edges; Redis 5+ replicates a script's effects,
-// which makes TIME safe. The arithmetic is ratelimit_window.go's, in
+// which makes TIME safe. The arithmetic is window.go's, in
 // milliseconds; doubles are exact here while prev·W < 2⁵³.
 //
 // KEYS[1] the key; ARGV[1] the limit; ARGV[2] the window in ms.

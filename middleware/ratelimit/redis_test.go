@@ -1,4 +1,4 @@
-package middleware
+package ratelimit
 
 import (
 	"context"
@@ -139,7 +139,7 @@ const redisWindow = 1_000_000 * time.Hour
 
 // replica is one gateway instance: a limiter and an app around it.
 type replica struct {
-	l    *RateLimiter
+	l    *Limiter
 	app  *fiber.App
 	logs *logCounter
 }
@@ -150,7 +150,7 @@ func newReplica(t *testing.T, url string, limit int, failOpen bool, clock *fakeC
 	cfg.RedisURL = url
 	cfg.RateLimitRedisFailOpen = failOpen
 	logs := &logCounter{msgs: map[string]int{}}
-	l := newLimiter(t, cfg, WithRateLimitClock(clock.Now), WithRateLimitLogger(slog.New(logs)))
+	l := newLimiter(t, cfg, WithClock(clock.Now), WithLogger(slog.New(logs)))
 	return &replica{l: l, app: rateApp(t, l), logs: logs}
 }
 
@@ -189,9 +189,9 @@ func TestRedisSharedLimit(t *testing.T) {
 	for i := range 5 {
 		r := []*replica{a, b}[i%2]
 		resp, _ := get(t, r.app, "/api/x", fiber.HeaderXForwardedFor, ip)
-		if resp.StatusCode != 200 || resp.Header.Get(HeaderRateLimitRemaining) != strconv.Itoa(wantRemaining) {
+		if resp.StatusCode != 200 || resp.Header.Get(HeaderRemaining) != strconv.Itoa(wantRemaining) {
 			t.Fatalf("request %d: status %d remaining %q, want 200 %d", i, resp.StatusCode,
-				resp.Header.Get(HeaderRateLimitRemaining), wantRemaining)
+				resp.Header.Get(HeaderRemaining), wantRemaining)
 		}
 		wantRemaining--
 	}
@@ -240,7 +240,7 @@ func TestRedisOutageFallsBackToLocal(t *testing.T) {
 	// Redis comes back on the same port; after the retry interval one probe
 	// finds it and the limit is shared again (the new Redis starts empty).
 	srv.start(t, srv.cmd.Path)
-	clock.Add(DefaultRateLimitRedisRetry)
+	clock.Add(DefaultRedisRetry)
 	a.expect(t, "a shared again", ip, 200, 200, 200, 200, 200, 429)
 	b.expect(t, "b shared again", ip, 429)
 	if s := a.l.Stats(); s.RedisDown || a.logs.count("rate limit: Redis reachable again") != 1 {

@@ -1,4 +1,4 @@
-package middleware
+package ratelimit
 
 import (
 	"errors"
@@ -17,41 +17,41 @@ import (
 // Response headers of the IETF RateLimit header fields draft, on every
 // response of a limited route.
 const (
-	HeaderRateLimitLimit     = "RateLimit-Limit"
-	HeaderRateLimitRemaining = "RateLimit-Remaining"
-	HeaderRateLimitReset     = "RateLimit-Reset"
+	HeaderLimit     = "RateLimit-Limit"
+	HeaderRemaining = "RateLimit-Remaining"
+	HeaderReset     = "RateLimit-Reset"
 )
 
-// Defaults of the RateLimitOptions.
+// Defaults of the options.
 const (
-	// DefaultRateLimitMaxKeys caps the memory store: ~100 k clients in a few MB.
-	DefaultRateLimitMaxKeys = 100_000
-	// DefaultRateLimitRedisTimeout bounds one Redis round trip; a loopback or
+	// DefaultMaxKeys caps the memory store: ~100 k clients in a few MB.
+	DefaultMaxKeys = 100_000
+	// DefaultRedisTimeout bounds one Redis round trip; a loopback or
 	// same-zone Redis answers in well under a millisecond.
-	DefaultRateLimitRedisTimeout = 100 * time.Millisecond
-	// DefaultRateLimitRedisRetry is how long the limiter stays local after a
+	DefaultRedisTimeout = 100 * time.Millisecond
+	// DefaultRedisRetry is how long the limiter stays local after a
 	// Redis failure before probing again.
-	DefaultRateLimitRedisRetry = time.Second
+	DefaultRedisRetry = time.Second
 )
 
 const (
-	// rateLimitKeyBufLen fits "ip:" and any IPv6 address on the stack.
-	rateLimitKeyBufLen = 80
-	// rateLimitUnavailableRetryAfter is Retry-After when failing closed.
-	rateLimitUnavailableRetryAfter = 1
+	// keyBufLen fits "ip:" and any IPv6 address on the stack.
+	keyBufLen = 80
+	// unavailableRetryAfter is Retry-After when failing closed.
+	unavailableRetryAfter = 1
 )
 
-// RateLimiter limits requests per client with a sliding window (see
-// ratelimit_window.go): RATE_LIMIT_MAX per RATE_LIMIT_WINDOW_MS per key of
+// Limiter limits requests per client with a sliding window (see
+// window.go): RATE_LIMIT_MAX per RATE_LIMIT_WINDOW_MS per key of
 // RATE_LIMIT_KEY. Counts live in a bounded in-memory store, or, with
 // REDIS_URL, in Redis, shared by every replica; the memory store then mirrors
 // this replica's traffic and takes over while Redis is unreachable
-// (RATE_LIMIT_REDIS_FAIL_OPEN, else 503). Build it with NewRateLimit, install
+// (RATE_LIMIT_REDIS_FAIL_OPEN, else 503). Build it with New, install
 // Handler, read Stats, Close it at shutdown. Not to be copied.
-type RateLimiter struct {
+type Limiter struct {
 	limit    uint64
 	window   time.Duration
-	key      rateKey
+	key      clientKey
 	seed     maphash.Seed
 	now      func() time.Time
 	local    *memoryStore
@@ -65,8 +65,8 @@ type RateLimiter struct {
 	allowed, rejected, fallbacks, unavailable atomic.Uint64
 }
 
-// RateLimitStats is a snapshot of a RateLimiter's counters for /metrics.
-type RateLimitStats struct {
+// Stats is a snapshot of a Limiter's counters for /metrics.
+type Stats struct {
 	Allowed     uint64 // requests let through
 	Rejected    uint64 // requests answered 429
 	Keys        int    // keys held by the in-memory store
@@ -77,58 +77,66 @@ type RateLimitStats struct {
 	RedisDown   bool   // Redis is configured and its last decision failed
 }
 
-// RateLimitOption tunes NewRateLimit; the defaults suit production.
-type RateLimitOption func(*rateLimitOptions)
+// Option tunes New; the defaults suit production.
+type Option func(*options)
 
-type rateLimitOptions struct {
+type options struct {
 	now          func() time.Time
 	log          *slog.Logger
 	maxKeys      int
 	redisTimeout time.Duration
 	redisRetry   time.Duration
+	subject      func(*fiber.Ctx) string
 }
 
-// WithRateLimitClock sets the clock of the memory store and of the Redis
+// WithClock sets the clock of the memory store and of the Redis
 // retry schedule (default time.Now). Redis windows follow Redis's own clock.
-func WithRateLimitClock(now func() time.Time) RateLimitOption {
-	return func(o *rateLimitOptions) { o.now = now }
+func WithClock(now func() time.Time) Option {
+	return func(o *options) { o.now = now }
 }
 
-// WithRateLimitLogger sets where Redis outages and recoveries are logged
+// WithLogger sets where Redis outages and recoveries are logged
 // (default slog.Default()).
-func WithRateLimitLogger(l *slog.Logger) RateLimitOption {
-	return func(o *rateLimitOptions) { o.log = l }
+func WithLogger(l *slog.Logger) Option {
+	return func(o *options) { o.log = l }
 }
 
-// WithRateLimitMaxKeys caps the keys of the memory store (default
-// DefaultRateLimitMaxKeys, about 40 bytes each; rounded up to a multiple of 64).
-func WithRateLimitMaxKeys(n int) RateLimitOption {
-	return func(o *rateLimitOptions) { o.maxKeys = n }
+// WithMaxKeys caps the keys of the memory store (default
+// DefaultMaxKeys, about 40 bytes each; rounded up to a multiple of 64).
+func WithMaxKeys(n int) Option {
+	return func(o *options) { o.maxKeys = n }
 }
 
-// WithRateLimitRedisTimeout bounds each Redis dial, write and read (default
-// DefaultRateLimitRedisTimeout): a request waits at most this for Redis.
-func WithRateLimitRedisTimeout(d time.Duration) RateLimitOption {
-	return func(o *rateLimitOptions) { o.redisTimeout = d }
+// WithRedisTimeout bounds each Redis dial, write and read (default
+// DefaultRedisTimeout): a request waits at most this for Redis.
+func WithRedisTimeout(d time.Duration) Option {
+	return func(o *options) { o.redisTimeout = d }
 }
 
-// WithRateLimitRedisRetry sets how long the limiter stays local after a Redis
-// failure before one request probes Redis again (default DefaultRateLimitRedisRetry).
-func WithRateLimitRedisRetry(d time.Duration) RateLimitOption {
-	return func(o *rateLimitOptions) { o.redisRetry = d }
+// WithRedisRetry sets how long the limiter stays local after a Redis
+// failure before one request probes Redis again (default DefaultRedisRetry).
+func WithRedisRetry(d time.Duration) Option {
+	return func(o *options) { o.redisRetry = d }
 }
 
-// NewRateLimit builds the limiter for cfg. It fails when the limiter is off
+// WithSubject replaces how RATE_LIMIT_KEY=sub learns a request's
+// authenticated subject (default middleware.Subject, set by the JWT
+// middleware); a request whose subject is "" is keyed by its client IP.
+func WithSubject(f func(*fiber.Ctx) string) Option {
+	return func(o *options) { o.subject = f }
+}
+
+// New builds the limiter for cfg. It fails when the limiter is off
 // (RateLimitMax 0: the app should not install it), on a bad RATE_LIMIT_KEY or
 // REDIS_URL, or a non-positive window. Redis is dialled lazily: an
 // unreachable Redis at start is an outage like any other, not a start failure.
-func NewRateLimit(cfg *config.Config, opts ...RateLimitOption) (*RateLimiter, error) {
-	o := rateLimitOptions{
+func New(cfg *config.Config, opts ...Option) (*Limiter, error) {
+	o := options{
 		now:          time.Now,
 		log:          slog.Default(),
-		maxKeys:      DefaultRateLimitMaxKeys,
-		redisTimeout: DefaultRateLimitRedisTimeout,
-		redisRetry:   DefaultRateLimitRedisRetry,
+		maxKeys:      DefaultMaxKeys,
+		redisTimeout: DefaultRedisTimeout,
+		redisRetry:   DefaultRedisRetry,
 	}
 	for _, opt := range opts {
 		opt(&o)
@@ -139,11 +147,14 @@ func NewRateLimit(cfg *config.Config, opts ...RateLimitOption) (*RateLimiter, er
 	if cfg.RateLimitWindow <= 0 {
 		return nil, errors.New("RATE_LIMIT_WINDOW_MS must be positive")
 	}
-	key, err := parseRateKey(cfg.RateLimitKey, cfg.TrustedProxies, cfg.RateLimitIPv6Prefix)
+	key, err := parseClientKey(cfg.RateLimitKey, cfg.TrustedProxies, cfg.RateLimitIPv6Prefix)
 	if err != nil {
 		return nil, err
 	}
-	l := &RateLimiter{
+	if o.subject != nil {
+		key.subject = o.subject
+	}
+	l := &Limiter{
 		limit:    uint64(cfg.RateLimitMax),
 		window:   cfg.RateLimitWindow,
 		key:      key,
@@ -152,7 +163,7 @@ func NewRateLimit(cfg *config.Config, opts ...RateLimitOption) (*RateLimiter, er
 		local:    newMemoryStore(cfg.RateLimitMax, cfg.RateLimitWindow, o.maxKeys),
 		failOpen: cfg.RateLimitRedisFailOpen,
 		limitHdr: strconv.AppendInt(nil, int64(cfg.RateLimitMax), 10),
-		// fasthttp's canonical form of HeaderRateLimit*.
+		// fasthttp's canonical form of Header*.
 		nameLimit:     []byte("Ratelimit-Limit"),
 		nameRemaining: []byte("Ratelimit-Remaining"),
 		nameReset:     []byte("Ratelimit-Reset"),
@@ -171,16 +182,16 @@ func NewRateLimit(cfg *config.Config, opts ...RateLimitOption) (*RateLimiter, er
 // that rebuilds the response cannot drop them); a limited one gets 429 with
 // Retry-After (the wait until the window has decayed enough) and the same
 // headers, Remaining 0.
-func (l *RateLimiter) Handler() fiber.Handler {
+func (l *Limiter) Handler() fiber.Handler {
 	return l.handle
 }
 
-func (l *RateLimiter) handle(c *fiber.Ctx) error {
-	var buf [rateLimitKeyBufLen]byte
+func (l *Limiter) handle(c *fiber.Ctx) error {
+	var buf [keyBufLen]byte
 	st, ok := l.decide(l.key.appendKey(buf[:0], c))
 	if !ok {
 		l.unavailable.Add(1)
-		return apierror.WriteRetry(c, fiber.StatusServiceUnavailable, "rate limiter unavailable", rateLimitUnavailableRetryAfter)
+		return apierror.WriteRetry(c, fiber.StatusServiceUnavailable, "rate limiter unavailable", unavailableRetryAfter)
 	}
 	if !st.allowed {
 		l.rejected.Add(1)
@@ -195,7 +206,7 @@ func (l *RateLimiter) handle(c *fiber.Ctx) error {
 
 // decide takes the decision for key: in Redis when configured and
 // reachable, else locally (or not at all, ok false, when failing closed).
-func (l *RateLimiter) decide(key []byte) (windowState, bool) {
+func (l *Limiter) decide(key []byte) (windowState, bool) {
 	now := l.now()
 	h := maphash.Bytes(l.seed, key)
 	if l.redis == nil {
@@ -215,7 +226,7 @@ func (l *RateLimiter) decide(key []byte) (windowState, bool) {
 }
 
 // setHeaders writes the RateLimit-* fields for st.
-func (l *RateLimiter) setHeaders(c *fiber.Ctx, st windowState) {
+func (l *Limiter) setHeaders(c *fiber.Ctx, st windowState) {
 	var num [20]byte
 	h := &c.Response().Header
 	h.SetCanonical(l.nameLimit, l.limitHdr)
@@ -224,8 +235,8 @@ func (l *RateLimiter) setHeaders(c *fiber.Ctx, st windowState) {
 }
 
 // Stats returns a snapshot of the counters.
-func (l *RateLimiter) Stats() RateLimitStats {
-	s := RateLimitStats{
+func (l *Limiter) Stats() Stats {
+	s := Stats{
 		Allowed:     l.allowed.Load(),
 		Rejected:    l.rejected.Load(),
 		Keys:        l.local.keys(),
@@ -243,7 +254,7 @@ func (l *RateLimiter) Stats() RateLimitStats {
 // Close releases the Redis connections, if any; call it once, at shutdown,
 // after the server stopped serving. The memory store needs no closing: it
 // has no goroutine (expiry happens on insert).
-func (l *RateLimiter) Close() error {
+func (l *Limiter) Close() error {
 	if l.redis == nil {
 		return nil
 	}

@@ -1,4 +1,4 @@
-package middleware
+package shed
 
 import (
 	"context"
@@ -26,7 +26,7 @@ const msgOverloaded = "gateway overloaded"
 //   - MAX_HEAP_BYTES, MAX_GOROUTINES and MAX_SCHED_LATENCY_MS, read from
 //     runtime/metrics every PRESSURE_SAMPLE_MS by the sampler that Start runs.
 //
-// Build one with NewShedder, Start it, and Close it on shutdown. A Shedder
+// Build one with New, Start it, and Close it on shutdown. A Shedder
 // must not be copied.
 type Shedder struct {
 	maxInflight     int64
@@ -35,7 +35,7 @@ type Shedder struct {
 	maxSchedLatency time.Duration
 	interval        time.Duration
 	retryAfter      int
-	read            func() PressureReadings
+	read            func() Readings
 
 	inflight     atomic.Int64
 	streams      atomic.Int64
@@ -52,38 +52,38 @@ type Shedder struct {
 	done   chan struct{}
 }
 
-// PressureReadings is one sample of the runtime readings the Shedder limits.
-type PressureReadings struct {
+// Readings is one sample of the runtime readings the Shedder limits.
+type Readings struct {
 	HeapBytes       uint64        // /memory/classes/heap/objects:bytes: live and not yet swept heap objects
 	Goroutines      uint64        // /sched/goroutines:goroutines
 	SchedLatencyP99 time.Duration // p99 of /sched/latencies:seconds since the previous sample
 }
 
-// ShedStats is a snapshot of the Shedder's counters and readings, for the
+// Stats is a snapshot of the Shedder's counters and readings, for the
 // metrics engineer.
-type ShedStats struct {
+type Stats struct {
 	Shed         uint64 // requests answered 503 (total; only grows)
 	ShedInflight uint64 // of which over MAX_INFLIGHT_REQUESTS
 	ShedPressure uint64 // of which over a sampled limit
 	Inflight     int64  // requests admitted by Handler and not finished
 	Streams      int64  // streams admitted by StreamHandler and open
 	Overloaded   bool
-	PressureReadings
+	Readings
 }
 
-// ShedOption configures a Shedder beyond what config.Config holds.
-type ShedOption func(*Shedder)
+// Option configures a Shedder beyond what config.Config holds.
+type Option func(*Shedder)
 
-// WithPressureReader replaces the runtime/metrics sampler, so tests can
+// WithReader replaces the runtime/metrics sampler, so tests can
 // feed readings. It is called from the sampler goroutine only.
-func WithPressureReader(read func() PressureReadings) ShedOption {
+func WithReader(read func() Readings) Option {
 	return func(s *Shedder) { s.read = read }
 }
 
-// NewShedder returns the load shedder configured by cfg's MAX_* and
+// New returns the load shedder configured by cfg's MAX_* and
 // PRESSURE_SAMPLE_MS fields. Retry-After is the sample interval rounded
 // up to a second: readings cannot change sooner.
-func NewShedder(cfg *config.Config, opts ...ShedOption) (*Shedder, error) {
+func New(cfg *config.Config, opts ...Option) (*Shedder, error) {
 	if cfg.MaxInflightRequests < 0 || cfg.MaxGoroutines < 0 || cfg.MaxSchedLatency < 0 {
 		return nil, errors.New("shedder: limits must not be negative")
 	}
@@ -164,18 +164,18 @@ func (s *Shedder) inflightFull() bool {
 func (s *Shedder) Overloaded() bool { return s.sampledOver.Load() || s.inflightFull() }
 
 // Stats returns a snapshot of the counters and the last readings.
-func (s *Shedder) Stats() ShedStats {
+func (s *Shedder) Stats() Stats {
 	inflight, pressure := s.shedInflight.Load(), s.shedPressure.Load()
-	return ShedStats{
+	return Stats{
 		Shed: inflight + pressure, ShedInflight: inflight, ShedPressure: pressure,
 		Inflight: s.inflight.Load(), Streams: s.streams.Load(), Overloaded: s.Overloaded(),
-		PressureReadings: s.readings(),
+		Readings: s.readings(),
 	}
 }
 
 // readings returns the last sample.
-func (s *Shedder) readings() PressureReadings {
-	return PressureReadings{
+func (s *Shedder) readings() Readings {
+	return Readings{
 		HeapBytes:       s.heap.Load(),
 		Goroutines:      s.goroutines.Load(),
 		SchedLatencyP99: time.Duration(s.schedP99.Load()),

@@ -1,4 +1,4 @@
-package middleware
+package ratelimit
 
 import (
 	"sync/atomic"
