@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
-	"github.com/valyala/fasthttp"
 
 	"gateway/config"
 	"gateway/handlers"
@@ -75,7 +74,7 @@ func New(cfg *config.Config, opts Options) (*App, error) {
 		return nil, err
 	}
 	a.fiber = fiber.New(fiberConfig(cfg, errorHandler(a.ids)))
-	a.conns = connlimit.New(cfg.MaxConns, cfg.MaxConnsPerIP)
+	a.conns = connlimit.New(maxConns(cfg.MaxConns, a.log), cfg.MaxConnsPerIP)
 	a.obs.sources.Conns = a.connMetrics
 	if err := a.routes(); err != nil {
 		_ = a.tracer.Shutdown(context.Background()) // nothing was traced yet: stops its exporter at once
@@ -122,9 +121,7 @@ func (a *App) routes() error {
 	f.Use(middleware.AccessLog(a.log, handlers.LocalUpstream, handlers.LocalRetries))
 
 	proxy := handlers.NewProxy(a.pool, a.cfg)
-	g, err := newGuards(a.cfg, a.log, middleware.RefreshFunc(func(_ context.Context, r *middleware.RefreshRequest, resp *fasthttp.Response) error {
-		return proxy.Fetch(r.Service, r.PathQuery, r.Header, resp)
-	}))
+	g, err := newGuards(a.cfg, a.log, a.refresher(proxy))
 	if err != nil {
 		return err
 	}

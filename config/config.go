@@ -83,7 +83,7 @@ type Config struct {
 	ServerIdleTimeout time.Duration `env:"SERVER_IDLE_TIMEOUT_MS" validate:"gt=0"` // SERVER_IDLE_TIMEOUT_MS (120000): idle keep-alive connection
 	MaxHeaderBytes    int           `env:"MAX_HEADER_BYTES" validate:"min=1024"`   // MAX_HEADER_BYTES (16384): also the server's read buffer size
 	MaxBodyBytes      int64         `env:"MAX_BODY_BYTES" validate:"gte=0"`        // MAX_BODY_BYTES (0 = unlimited; bodies stream through)
-	MaxConns          int           `env:"MAX_CONNS" validate:"gte=0"`             // MAX_CONNS (0 = off): open client connections, streams included
+	MaxConns          int           `env:"MAX_CONNS" validate:"gte=0"`             // MAX_CONNS (0 = what the open-file limit holds, (RLIMIT_NOFILE-128)/3): open client connections, streams included
 	MaxConnsPerIP     int           `env:"MAX_CONNS_PER_IP" validate:"gte=0"`      // MAX_CONNS_PER_IP (0 = unlimited)
 	ClientBodyTimeout time.Duration `env:"CLIENT_BODY_TIMEOUT_MS" validate:"gt=0"` // CLIENT_BODY_TIMEOUT_MS (30000): silence between two reads of a request body
 

@@ -6,6 +6,9 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
+
+	"gateway/internal/apierror"
+	"gateway/internal/forwarded"
 )
 
 // RefreshRequest is the background GET that refreshes a stale entry.
@@ -15,9 +18,18 @@ type RefreshRequest struct {
 	// PathQuery is what the upstream would be asked for: "/" + the rest of
 	// the client's path, and its query, raw as the client sent them.
 	PathQuery string
-	// Header is a copy of the header of the request that met the stale
-	// entry, method set to GET; the Refresher owns it and may change it.
+	// Header is the header of the request that met the stale entry, method
+	// set to GET, with X-Forwarded-For, -Proto and -Host already replaced by
+	// forwarded.Set from the gateway's own view of that client, as the proxy
+	// does for a client request: an untrusted client's forwarding values
+	// never reach the upstream through a refresh whose answer everyone then
+	// gets. Hop-by-hop fields are still in it, for the Refresher to remove as
+	// the proxy does; it owns the header and may change it.
 	Header *fasthttp.RequestHeader
+	// TriggerID is the request id of the request that met the stale entry.
+	// The refresh is a request of its own and gets its own id; this one is
+	// for its log line, to tell which request caused it.
+	TriggerID string
 }
 
 // Refresher fetches a fresh response for stale-while-revalidate (RFC 5861
@@ -41,7 +53,8 @@ func (f RefreshFunc) Refresh(ctx context.Context, req *RefreshRequest, resp *fas
 // needed to fetch and store its replacement, copied off the request.
 type cacheRefresh struct {
 	stale *cacheEntry
-	base  []byte // the URL part of the key (URI and subject)
+	base  []byte                  // the URL part of the key (URI, subject, origin)
+	vary  *fasthttp.RequestHeader // the client's header as it was, which picks the Vary variant
 	req   RefreshRequest
 }
 
@@ -69,12 +82,22 @@ func (c *Cache) revalidate(ctx *fiber.Ctx, e *cacheEntry, kb *cacheKeyBuf) {
 	c.mu.Unlock()
 	c.stats.refreshes.Add(1)
 
-	job := &cacheRefresh{stale: e, base: bytes.Clone(kb.b[:kb.base])}
+	go c.runRefresh(c.refreshJob(ctx.Context(), e, kb))
+}
+
+// refreshJob copies off the request in fc what a background refresh of e
+// needs: the key, the client's header for the Vary variant, and the header
+// bound upstream with the forwarding fields the gateway itself would send.
+func (c *Cache) refreshJob(fc *fasthttp.RequestCtx, e *cacheEntry, kb *cacheKeyBuf) *cacheRefresh {
+	job := &cacheRefresh{stale: e, base: bytes.Clone(kb.b[:kb.base]), vary: new(fasthttp.RequestHeader)}
+	fc.Request.Header.CopyTo(job.vary)
 	job.req.Header = new(fasthttp.RequestHeader)
-	ctx.Context().Request.Header.CopyTo(job.req.Header)
+	fc.Request.Header.CopyTo(job.req.Header)
 	job.req.Header.SetMethod(fasthttp.MethodGet)
+	forwarded.Set(job.req.Header, fc, c.trusted)
+	job.req.TriggerID = string(fc.Request.Header.Peek(apierror.HeaderRequestID))
 	job.req.Service, job.req.PathQuery = splitServicePath(job.req.Header.RequestURI())
-	go c.runRefresh(job)
+	return job
 }
 
 // runRefresh fetches and stores the replacement of job.stale. The stale
@@ -91,7 +114,7 @@ func (c *Cache) runRefresh(job *cacheRefresh) {
 		return
 	}
 	kb := &cacheKeyBuf{b: job.base, base: len(job.base)}
-	if e, err := c.storeResponse(kb, job.req.Header, resp, c.now()); e == nil || err != nil {
+	if e, err := c.storeResponse(kb, job.vary, resp, c.now()); e == nil || err != nil {
 		job.stale.refreshing.Store(false)
 	}
 }
