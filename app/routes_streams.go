@@ -5,17 +5,20 @@ import (
 
 	"gateway/handlers"
 	"gateway/internal/metrics"
+	"gateway/middleware"
 )
 
 // streamRoutes installs the long-lived routes: GET|HEAD /sse/:service/* and
 // GET /ws/:service, whose streams share one registry, ended on Shutdown
-// spread over STREAM_DRAIN_MS.
+// spread over STREAM_DRAIN_MS. Each stream's end is logged, and traced with
+// export on (middleware.StreamEnds).
 func (a *App) streamRoutes() {
 	a.streams = handlers.NewStreams(a.cfg)
-	sse := handlers.NewSSE(a.pool, a.cfg, a.streams)
+	ends := handlers.WithStreamEnds(middleware.NewStreamEnds(a.log, handlers.LocalUpstream))
+	sse := handlers.NewSSE(a.pool, a.cfg, a.streams, ends)
 	a.fiber.Get(routeSSE, a.traced(routeSSE, with(a.guards.stream(), sse.Handle))...) // Fiber's Get also routes HEAD
 
-	ws := handlers.NewWSBridge(a.pool, a.cfg, a.log, a.streams)
+	ws := handlers.NewWSBridge(a.pool, a.cfg, a.log, a.streams, ends)
 	// The bridge owns the upgraded client connections, so fasthttp frees the
 	// upgrade's goroutine and request context at once (see WSBridge).
 	a.fiber.Server().KeepHijackedConns = true

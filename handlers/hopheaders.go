@@ -26,9 +26,35 @@ var hopHeaders = [...]string{
 // hostile header cannot make removal quadratic.
 const maxConnectionTokens = 32
 
+// ownHeaders are the fields the gateway itself sets on what it forwards.
+// A peer's Connection field may not nominate them for removal (RFC 9110
+// §7.6.1 lets a sender list only its own hop-by-hop fields): otherwise
+// "Connection: X-Request-Id" would strip the id after the gateway set it.
+var ownHeaders = [...]string{
+	"X-Request-Id", "X-Real-Ip", "X-Auth-Subject", "Traceparent", "Tracestate",
+}
+
+// ownPrefix covers X-Forwarded-For, -Proto, -Host and the relayed
+// X-Forwarded-Port and -Prefix.
+const ownPrefix = "x-forwarded-"
+
+// isOwnHeader reports whether name (any case) is one the gateway sets.
+func isOwnHeader(name []byte) bool {
+	if len(name) >= len(ownPrefix) && bytes.EqualFold(name[:len(ownPrefix)], []byte(ownPrefix)) {
+		return true
+	}
+	for _, h := range ownHeaders {
+		if bytes.EqualFold(name, []byte(h)) {
+			return true
+		}
+	}
+	return false
+}
+
 // connectionTokens calls del for each field named in a Connection header
-// value, e.g. "keep-alive, X-Foo". fasthttp keeps "close" and "keep-alive"
-// as flags, so value holds what the peer sent beyond those.
+// value, e.g. "keep-alive, X-Foo", except the gateway's own (ownHeaders).
+// fasthttp keeps "close" and "keep-alive" as flags, so value holds what the
+// peer sent beyond those.
 func connectionTokens(value []byte, del func(name []byte)) {
 	for n := 0; len(value) > 0 && n < maxConnectionTokens; n++ {
 		var tok []byte
@@ -38,7 +64,7 @@ func connectionTokens(value []byte, del func(name []byte)) {
 			tok, value = value, nil
 		}
 		tok = bytes.TrimSpace(tok)
-		if len(tok) > 0 {
+		if len(tok) > 0 && !isOwnHeader(tok) {
 			del(tok)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"gateway/config"
 	"gateway/internal/apierror"
 	"gateway/internal/streams"
+	"gateway/middleware"
 	"gateway/upstream"
 )
 
@@ -56,6 +57,7 @@ type SSE struct {
 	heartbeat time.Duration // 0: no heartbeats
 	bufs      sync.Pool     // *relayBuffer
 	reg       *streams.Registry
+	ends      *middleware.StreamEnds // nil: ends not reported
 
 	mu      sync.Mutex // guards the hang-up watcher's registrations (see sse_registry.go)
 	streams map[uint64]*sseStream
@@ -68,7 +70,7 @@ type SSE struct {
 // SSE_HEARTBEAT_MS spaces the heartbeats. Its streams are kept in reg,
 // shared with the WebSocket bridge so that a drain spreads both kinds over
 // one window; nil gives it a registry of its own (see NewStreams).
-func NewSSE(pool *upstream.Pool, cfg *config.Config, reg *streams.Registry) *SSE {
+func NewSSE(pool *upstream.Pool, cfg *config.Config, reg *streams.Registry, opts ...StreamOption) *SSE {
 	if reg == nil {
 		reg = NewStreams(cfg)
 	}
@@ -77,6 +79,7 @@ func NewSSE(pool *upstream.Pool, cfg *config.Config, reg *streams.Registry) *SSE
 		heartbeat: cfg.SSEHeartbeat,
 		bufs:      sync.Pool{New: func() any { return new(relayBuffer) }},
 		reg:       reg,
+		ends:      newStreamOptions(opts).ends,
 	}
 }
 
@@ -146,6 +149,7 @@ func (s *SSE) Handle(c *fiber.Ctx) error {
 		return apierror.WriteRetry(c, fiber.StatusServiceUnavailable, msgDraining, streams.RetryAfterSeconds)
 	}
 	st.entry = entry
+	st.report = s.ends.Begin(c, streams.SSE)
 	s.startStream(ctx, st, resp, ttfb, c.App().Server().KeepHijackedConns)
 	return nil
 }

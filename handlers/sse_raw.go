@@ -70,6 +70,7 @@ func (st *sseStream) relayChunk(buf *relayBuffer, n int) error {
 	}
 	if n > 0 {
 		st.midLine = buf.payload()[n-1] != '\n'
+		st.events.scan(buf.payload()[:n])
 		st.lastWrite = time.Now()
 		if werr := st.write(buf.frame(n, st.identity)); werr != nil {
 			st.h.bufs.Put(buf)

@@ -10,6 +10,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"gateway/internal/streams"
+	"gateway/middleware"
 	"gateway/upstream"
 )
 
@@ -75,6 +76,9 @@ type sseStream struct {
 	identity      bool      // the client is HTTP/1.0: no chunked framing
 	clientFailed  bool      // a write to the client failed (see write)
 	ended         endReason
+
+	events eventCounter          // the upstream's events relayed so far
+	report *middleware.StreamEnd // nil: the end is not reported
 }
 
 var _ upstream.StreamWatcher = (*sseStream)(nil)
@@ -162,6 +166,7 @@ func (st *sseStream) wake() {
 // gets a `retry:` field, so its client waits a jittered moment before it
 // reconnects (see drainTail).
 func (st *sseStream) end(err error) {
+	why := st.endReason(err)
 	if err == io.EOF && !st.clientFailed && st.ended != endClientGone {
 		var tail []byte
 		if st.ended == endShutdown || st.ended == endMoved {
@@ -177,7 +182,25 @@ func (st *sseStream) end(err error) {
 	st.h.unregister(st) // first: no wake may reach the upstream connection once it is pooled
 	st.close()
 	_ = st.client.Close()
+	st.report.End(why, st.events.n)
 	st.h.reg.Remove(st.entry)
+}
+
+// endReason is why the stream that err ended ended: the gateway's own
+// reason when it ended it (ended), a client that took no more writes, or
+// else the upstream's clean end of body (io.EOF) or its failure.
+func (st *sseStream) endReason(err error) streams.EndReason {
+	switch {
+	case st.ended == endShutdown:
+		return streams.EndShutdown
+	case st.ended == endMoved:
+		return streams.EndMoved
+	case st.ended == endClientGone || st.clientFailed:
+		return streams.EndClientLeft
+	case err == io.EOF:
+		return streams.EndUpstreamEnded
+	}
+	return streams.EndUpstreamFailed
 }
 
 // relay waits for the upstream's next bytes and writes them to the client
@@ -213,6 +236,7 @@ func (st *sseStream) read(p []byte) (int, error) {
 	n, err := st.body.Read(p)
 	if n > 0 {
 		st.midLine = p[n-1] != '\n'
+		st.events.scan(p[:n])
 		st.lastWrite = time.Now()
 	}
 	return n, st.readErr(err)

@@ -14,6 +14,7 @@ import (
 	"gateway/config"
 	"gateway/internal/apierror"
 	"gateway/internal/streams"
+	"gateway/middleware"
 	"gateway/upstream"
 )
 
@@ -91,6 +92,7 @@ type WSBridge struct {
 	ping   []byte    // wsKeepalivePrefix + a random suffix
 
 	reg      *streams.Registry
+	ends     *middleware.StreamEnds // nil: ends not reported
 	counters wsCounters
 }
 
@@ -99,7 +101,7 @@ type WSBridge struct {
 // WS_MAX_MESSAGE_BYTES, UPSTREAM_DIAL_TIMEOUT_MS, HTTP_PROXY_TIMEOUT_MS
 // (the upstream handshake) and TRUSTED_PROXIES. Its bridges are kept in
 // reg, shared with SSE; nil gives it a registry of its own (NewStreams).
-func NewWSBridge(pool *upstream.Pool, cfg *config.Config, log *slog.Logger, reg *streams.Registry) *WSBridge {
+func NewWSBridge(pool *upstream.Pool, cfg *config.Config, log *slog.Logger, reg *streams.Registry, opts ...StreamOption) *WSBridge {
 	if reg == nil {
 		reg = NewStreams(cfg)
 	}
@@ -115,6 +117,7 @@ func NewWSBridge(pool *upstream.Pool, cfg *config.Config, log *slog.Logger, reg 
 		chunkSize:    min(wsChunkSize, max(cfg.WSMaxBufferedBytes, wsMinChunkSize)),
 		ping:         keepalivePayload(),
 		reg:          reg,
+		ends:         newStreamOptions(opts).ends,
 	}
 	w.chunks.New = func() any {
 		b := make([]byte, w.chunkSize)
@@ -156,6 +159,7 @@ func (w *WSBridge) Handle(c *fiber.Ctx) error {
 	if p == nil {
 		return nil // dial wrote the error answer
 	}
+	p.report = w.ends.Begin(c, streams.WebSocket)
 	p.armHandoff(w.timeout)
 	return w.upgrade(c, p)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/fasthttp/websocket"
 
 	"gateway/internal/streams"
+	"gateway/middleware"
 	"gateway/upstream"
 )
 
@@ -31,10 +32,27 @@ func (s wsSide) String() string {
 // other returns the opposite side.
 func (s wsSide) other() wsSide { return 1 - s }
 
+// closedBy is the end reason of a bridge whose side s sent a close frame.
+func (s wsSide) closedBy() streams.EndReason {
+	if s == sideClient {
+		return streams.EndClientLeft
+	}
+	return streams.EndUpstreamEnded
+}
+
+// failed is the end reason of a bridge whose side s vanished without a
+// close frame or took no more writes.
+func (s wsSide) failed() streams.EndReason {
+	if s == sideClient {
+		return streams.EndClientLeft
+	}
+	return streams.EndUpstreamFailed
+}
+
 // bridge is one client WebSocket joined to one upstream WebSocket. Two
 // copiers (clientToUpstream, upstreamToClient) each read one side and write
 // the other; a timer pings both sides. Whoever first sees or decides the
-// end sets closeCode, which arms the close grace; the last copier to stop
+// end sets closed, which arms the close grace; the last copier to stop
 // releases everything (finish).
 //
 // Closing follows RFC 6455 §7: a close frame read from one side is passed,
@@ -50,19 +68,25 @@ type bridge struct {
 	lease   upstream.Lease // settled at the handshake; released when the bridge ends
 	entry   *streams.Entry // in the registry; nil when refused there
 
-	seen      [2]atomic.Int64 // by wsSide: unix nanos of the last frame read
-	closeCode atomic.Int32    // 0 while open, then the code that ended the bridge
-	running   atomic.Int32    // copiers not yet stopped
+	seen [2]atomic.Int64 // by wsSide: unix nanos of the last frame read
+	// closed is 0 while open, then the close code that ended the bridge in
+	// its low 16 bits and the streams.EndReason above them (see begin).
+	closed    atomic.Uint32
+	running   atomic.Int32 // copiers not yet stopped
 	keepalive *time.Timer
 	grace     atomic.Pointer[time.Timer]
 	counted   bool   // counted on its upstream (set before the copiers start)
 	queued    [2]int // by wsSide: send queue at the last tick (-1: unknown); tick's own
+	// messages counts the data messages read from each side, each written
+	// only by that side's copier and read by finish once both stopped.
+	messages [2]int64
+	report   *middleware.StreamEnd // nil: the end is not reported
 }
 
 // newBridge joins the upgraded client socket, which already delivered
 // early, to the upstream connection of p.
 func newBridge(h *WSBridge, client net.Conn, early []byte, p *pendingBridge) *bridge {
-	b := &bridge{h: h, up: p.up, lease: p.lease, queued: [2]int{-1, -1}}
+	b := &bridge{h: h, up: p.up, lease: p.lease, queued: [2]int{-1, -1}, report: p.report}
 	b.readers[sideClient].init(client, early, true, &h.chunks)
 	b.readers[sideUpstream].init(p.raw, p.early, false, &h.chunks)
 	b.writers[sideClient].init(client, false, h.writeTimeout, &b.seen[sideClient])
@@ -94,7 +118,7 @@ func (b *bridge) start() {
 	go clientToUpstream{b}.run()
 	go upstreamToClient{b}.run()
 	if !registered {
-		b.end(websocket.CloseGoingAway, msgWSShuttingDown)
+		b.end(websocket.CloseGoingAway, msgWSShuttingDown, streams.EndShutdown)
 	}
 }
 
@@ -102,13 +126,14 @@ func (b *bridge) start() {
 func (b *bridge) touch(s wsSide) { b.seen[s].Store(time.Now().UnixNano()) }
 
 // closing reports whether the bridge has begun to close.
-func (b *bridge) closing() bool { return b.closeCode.Load() != 0 }
+func (b *bridge) closing() bool { return b.closed.Load() != 0 }
 
 // begin marks the bridge closing with code, the code counted for it, and
-// arms the close grace. Only the first call wins; it reports whether this
-// one did.
-func (b *bridge) begin(code int) bool {
-	if !b.closeCode.CompareAndSwap(0, int32(code)) {
+// why, the reason its end report gives, and arms the close grace. Only the
+// first call wins; it reports whether this one did. Code and reason are
+// stored in one word, so that whoever reads one reads the other.
+func (b *bridge) begin(code int, why streams.EndReason) bool {
+	if !b.closed.CompareAndSwap(0, uint32(code)&0xffff|uint32(why)<<16) {
 		return false
 	}
 	b.grace.Store(time.AfterFunc(wsCloseGrace, b.abort))
@@ -116,9 +141,10 @@ func (b *bridge) begin(code int) bool {
 }
 
 // end is the gateway closing the bridge: a close frame with code and reason
-// to both sides, unless it is already closing. It reports whether it did.
-func (b *bridge) end(code int, reason string) bool {
-	if !b.begin(code) {
+// to both sides, unless it is already closing (why as in begin). It reports
+// whether it did.
+func (b *bridge) end(code int, reason string, why streams.EndReason) bool {
+	if !b.begin(code, why) {
 		return false
 	}
 	msg := websocket.FormatCloseMessage(code, reason)
@@ -170,7 +196,7 @@ func (b *bridge) tick() {
 	silentSince := time.Now().Add(-2 * b.h.interval).UnixNano()
 	for _, s := range [...]wsSide{sideClient, sideUpstream} {
 		if !busy[s] && !busy[s.other()] && b.seen[s].Load() < silentSince {
-			b.end(websocket.CloseGoingAway, s.String()+" ping timeout")
+			b.end(websocket.CloseGoingAway, s.String()+" ping timeout", streams.EndIdle)
 			return
 		}
 	}
@@ -202,11 +228,13 @@ func (b *bridge) finish() {
 		b.up.StreamClosed(upstream.WebSocket)
 	}
 	b.lease.Release()
-	code := int(b.closeCode.Load())
+	closed := b.closed.Load()
+	code, why := int(closed&0xffff), streams.EndReason(closed>>16)
 	if code == 0 {
 		code = websocket.CloseAbnormalClosure
 	}
 	b.h.counters.countClose(code)
+	b.report.End(why, b.messages[sideClient]+b.messages[sideUpstream])
 	b.h.reg.Remove(b.entry) // last: the registry's Shutdown returns once every bridge is accounted for
 }
 
@@ -217,10 +245,10 @@ var _ streams.Stream = (*bridge)(nil)
 // upstream was removed (the client should reconnect and reach another).
 func (b *bridge) Drain(reason streams.Reason) {
 	if reason == streams.Moved {
-		b.end(websocket.CloseServiceRestart, msgWSUpstreamRemoved)
+		b.end(websocket.CloseServiceRestart, msgWSUpstreamRemoved, streams.EndMoved)
 		return
 	}
-	b.end(websocket.CloseGoingAway, msgWSShuttingDown)
+	b.end(websocket.CloseGoingAway, msgWSShuttingDown, streams.EndShutdown)
 }
 
 // Cut is the registry giving up on a polite end (streams.Stream).

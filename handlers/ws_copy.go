@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/fasthttp/websocket"
+
+	"gateway/internal/streams"
 )
 
 // clientToUpstream is the goroutine copying a bridge's client frames to its
@@ -96,6 +98,7 @@ func (m *message) frame(fr *frameReader, h *frameHeader) (rerr, werr error) {
 		}
 	}
 	if h.fin {
+		b.messages[m.from]++
 		b.h.counters.messages[m.from].Add(1)
 		b.h.counters.bytes[m.from].Add(m.size)
 		m.started, m.size = false, 0
@@ -135,7 +138,7 @@ func (b *bridge) control(from wsSide, fr *frameReader, h *frameHeader) bool {
 			b.readEnded(from, err)
 			return true
 		}
-		b.begin(code)
+		b.begin(code, from.closedBy())
 		b.sendClose(from.other(), code, reason)
 		return true
 	}
@@ -151,10 +154,10 @@ func (b *bridge) readEnded(from wsSide, err error) {
 	var pe *protocolError
 	switch {
 	case errors.As(err, &pe):
-		b.end(pe.code, pe.reason)
+		b.end(pe.code, pe.reason, streams.EndProtocolError)
 	case b.closing():
 	default:
-		if b.begin(websocket.CloseAbnormalClosure) {
+		if b.begin(websocket.CloseAbnormalClosure, from.failed()) {
 			b.sendClose(from.other(), websocket.CloseGoingAway, from.String()+" went away")
 		}
 	}
@@ -169,7 +172,7 @@ func (b *bridge) writeFailed(from wsSide, err error) {
 	switch {
 	case b.closing():
 	case isNetTimeout(err):
-		if b.begin(websocket.CloseTryAgainLater) {
+		if b.begin(websocket.CloseTryAgainLater, streams.EndTooSlow) {
 			b.h.counters.backpressure.Add(1)
 			// The sender first: the stuck side's close frame may wait
 			// wsControlTimeout for room, and must not delay the other's.
@@ -178,7 +181,7 @@ func (b *bridge) writeFailed(from wsSide, err error) {
 			b.sendClose(to, websocket.CloseTryAgainLater, reason)
 		}
 	default:
-		if b.begin(websocket.CloseAbnormalClosure) {
+		if b.begin(websocket.CloseAbnormalClosure, to.failed()) {
 			b.sendClose(from, websocket.CloseGoingAway, to.String()+" went away")
 		}
 	}

@@ -18,6 +18,7 @@ import (
 
 	"gateway/internal/apierror"
 	"gateway/internal/forwarded"
+	"gateway/middleware"
 	"gateway/upstream"
 )
 
@@ -64,7 +65,8 @@ type pendingBridge struct {
 	raw         net.Conn // the upstream socket (or TLS connection)
 	early       []byte   // frames the upstream sent right behind its 101
 	up          *upstream.Upstream
-	lease       upstream.Lease // settled at the handshake; released when the bridge ends
+	lease       upstream.Lease        // settled at the handshake; released when the bridge ends
+	report      *middleware.StreamEnd // the bridge's end report (nil: none)
 	taken       atomic.Bool
 	timer       *time.Timer
 }

@@ -299,7 +299,7 @@ func TestStreamEnd(t *testing.T) {
 	srv := tr.StartServer(&tc, req, "/sse/:service/*", netip.Addr{})
 	srv.End(200)
 	started := time.Now().Add(-2 * time.Second)
-	srv.StreamEnd(started, ReasonUpstreamClosed, 42)
+	srv.StreamEnd(started, "upstream_ended", 42)
 	if err := shutdown(t, tr, 5*time.Second); err != nil {
 		t.Fatal(err)
 	}
@@ -320,7 +320,7 @@ func TestStreamEnd(t *testing.T) {
 		t.Fatalf("stream span events %v, want one %s", ev, EventStreamEnd)
 	}
 	attrs := attrMap(ev[0].GetAttributes())
-	wantAttrs(t, "stream end", attrs, map[string]string{AttrStreamEndReason: ReasonUpstreamClosed, AttrStreamMessages: "42"})
+	wantAttrs(t, "stream end", attrs, map[string]string{AttrStreamEndReason: "upstream_ended", AttrStreamMessages: "42"})
 	var dur float64
 	for _, kv := range ev[0].GetAttributes() {
 		if kv.GetKey() == AttrStreamDuration {

@@ -13,17 +13,8 @@ import (
 const (
 	EventStreamEnd      = "gateway.stream.end"
 	AttrStreamDuration  = "gateway.stream.duration"   // seconds, as semantic-convention durations are
-	AttrStreamEndReason = "gateway.stream.end_reason" // one of the Reason* values
+	AttrStreamEndReason = "gateway.stream.end_reason" // a streams.EndReason
 	AttrStreamMessages  = "gateway.stream.messages"   // WebSocket messages or SSE events, both directions
-)
-
-// Why a stream ended, for StreamEnd: a fixed set, so that traces can be
-// grouped by it.
-const (
-	ReasonClientClosed   = "client closed"   // the client went away or sent a close
-	ReasonUpstreamClosed = "upstream closed" // the upstream ended the body or sent a close
-	ReasonShutdown       = "shutdown"        // the gateway drained it
-	ReasonError          = "error"           // a read or write failed, or a limit was hit
 )
 
 // spanStream is the name of the span StreamEnd adds.
@@ -33,8 +24,10 @@ const spanStream = "stream"
 // handshake opened. s (the handshake's span) has ended by then, and an
 // ended span takes no more events, so StreamEnd adds a span under s that
 // runs from started (the stream's start) to now, holding one event with
-// how long the stream lived, why it ended (a Reason* value) and how many
-// messages or events passed. A nil s does nothing.
+// how long the stream lived, why it ended (one of package streams' fixed
+// set of EndReason values, passed as text so that this package needs none
+// of the registry's) and how many messages or events passed. A nil s does
+// nothing.
 func (s *Span) StreamEnd(started time.Time, reason string, messages int64) {
 	if s != nil {
 		s.streamEnd(started, reason, messages)

@@ -262,6 +262,6 @@ func offRequest(tr *Tracer, tc *tracecontext.Context, req *fasthttp.Request, cli
 	cli.End(502)
 	srv.RecordError("upstream unreachable")
 	srv.End(502)
-	srv.StreamEnd(time.Time{}, ReasonClientClosed, 1)
+	srv.StreamEnd(time.Time{}, "client_left", 1)
 	tr.StartInternal(tc, "cache refresh").End(0)
 }
