@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/valyala/fasthttp"
 
 	"gateway/config"
 	"gateway/handlers"
@@ -74,6 +75,7 @@ func New(cfg *config.Config, opts Options) (*App, error) {
 		return nil, err
 	}
 	a.fiber = fiber.New(fiberConfig(cfg, errorHandler(a.ids)))
+	a.fiber.Server().HeaderReceived = bodyReadTimeout(cfg.ClientBodyTimeout) // fiber.Config has no field for it
 	a.conns = connlimit.New(maxConns(cfg.MaxConns, a.log), cfg.MaxConnsPerIP)
 	a.obs.sources.Conns = a.connMetrics
 	if err := a.routes(); err != nil {
@@ -102,6 +104,23 @@ func fiberConfig(cfg *config.Config, onError fiber.ErrorHandler) fiber.Config {
 		ReadTimeout:                  cfg.ServerReadTimeout,
 		IdleTimeout:                  cfg.ServerIdleTimeout,
 		ErrorHandler:                 onError,
+	}
+}
+
+// bodyReadTimeout is the server's HeaderReceived hook: once a request's
+// head is read, a request with a body gets a fresh read deadline of idle
+// (CLIENT_BODY_TIMEOUT_MS), so SERVER_READ_TIMEOUT_MS (fasthttp's
+// ReadTimeout, armed before the head) bounds the head only. fasthttp reads
+// the first up to 8 KiB of a streamed body before the handler runs, under
+// this deadline; from then on the proxy moves the deadline before every
+// read of the body (see handlers' clientBody), so a body that keeps coming
+// is never cut and one silent for longer than idle is answered 408.
+func bodyReadTimeout(idle time.Duration) func(*fasthttp.RequestHeader) fasthttp.RequestConfig {
+	return func(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+		if cl := h.ContentLength(); cl > 0 || cl == -1 { // a length, or chunked
+			return fasthttp.RequestConfig{ReadTimeout: idle}
+		}
+		return fasthttp.RequestConfig{}
 	}
 }
 

@@ -36,6 +36,7 @@ const (
 	msgBusy           = "upstream connection limit reached"
 	msgBodyTooLarge   = "request body too large"
 	msgBodyIncomplete = "request body incomplete"
+	msgBodyTimeout    = "request body timed out"
 )
 
 // classify maps an error of an upstream exchange to the answer, in the one
@@ -69,14 +70,19 @@ func classify(err error) failure {
 
 // clientFailure reports whether err was the client's, met while its body
 // streamed upstream, and how to answer: 413 for a body past MAX_BODY_BYTES,
-// else 400 (the client has most likely gone; nginx logs such a request 499).
+// 408 for a body silent past CLIENT_BODY_TIMEOUT_MS (nginx's answer to
+// client_body_timeout), else 400 (the client has most likely gone; nginx
+// logs such a request 499).
 func clientFailure(err error) (failure, bool) {
 	var ce *clientError
 	if !errors.As(err, &ce) {
 		return failure{}, false
 	}
-	if errors.Is(ce.err, errBodyTooLarge) {
+	switch {
+	case errors.Is(ce.err, errBodyTooLarge):
 		return failure{fasthttp.StatusRequestEntityTooLarge, msgBodyTooLarge, false, false}, true
+	case errors.Is(ce.err, os.ErrDeadlineExceeded), isNetTimeout(ce.err):
+		return failure{fasthttp.StatusRequestTimeout, msgBodyTimeout, false, false}, true
 	}
 	return failure{fasthttp.StatusBadRequest, msgBodyIncomplete, false, false}, true
 }

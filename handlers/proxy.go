@@ -32,8 +32,9 @@ type Proxy struct {
 	trusted    []netip.Prefix
 	timeout    time.Duration
 	maxBody    int64
-	retryAfter int // of a 503 for no upstream
-	busyAfter  int // of a 503 for no free upstream connection
+	bodyIdle   time.Duration // CLIENT_BODY_TIMEOUT_MS: longest silence of a streamed request body
+	retryAfter int           // of a 503 for no upstream
+	busyAfter  int           // of a 503 for no free upstream connection
 	bodies     clientBodies
 }
 
@@ -44,6 +45,7 @@ func NewProxy(pool *upstream.Pool, cfg *config.Config) *Proxy {
 		trusted:    cfg.TrustedProxies,
 		timeout:    cfg.ProxyTimeout,
 		maxBody:    cfg.MaxBodyBytes,
+		bodyIdle:   cfg.ClientBodyTimeout,
 		retryAfter: retryAfterSeconds(cfg.CBCooldown),
 		busyAfter:  retryAfterSeconds(cfg.UpstreamPoolWait),
 	}
@@ -71,7 +73,7 @@ func (p *Proxy) Handle(c *fiber.Ctx) error {
 	}
 	var body *clientBody
 	if cl := ctx.Request.Header.ContentLength(); hasBody(cl) && ctx.Request.IsBodyStream() {
-		body = p.bodies.get(ctx.RequestBodyStream(), cl, p.maxBody)
+		body = p.bodies.get(ctx.RequestBodyStream(), cl, p.maxBody, ctx, p.bodyIdle)
 		defer p.bodies.put(body) // after the request below lets go of it
 	}
 	req := fasthttp.AcquireRequest()
@@ -140,6 +142,9 @@ func (p *Proxy) send(c *fiber.Ctx, svc *upstream.Service, req *fasthttp.Request,
 			endAttempt(span, resp, f, err)
 			lease.Done(upstream.Outcome{Err: err, Canceled: true})
 			resp.Reset()
+			// The rest of the body is unread: the connection cannot carry
+			// another request (the transport already closed the upstream's).
+			ctx.SetConnectionClose()
 			return upstream.Lease{}, apierror.Write(c, f.status, f.msg)
 		}
 		lease.Done(upstream.Outcome{Err: err}) // ErrPoolFull does not count against u
