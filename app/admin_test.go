@@ -70,6 +70,7 @@ func TestAdminStatsSchema(t *testing.T) {
 		"p50Ms": "number", "p95Ms": "number", "p99Ms": "number", "lastMinuteRequests": "number", "rps": "number",
 		"activeSse": "number", "activeWebSocket": "number", "history": "object",
 		"poolFull": "number", "connsDiscarded": "object",
+		"health": "string", "probesPassed": "number", "probesFailed": "number",
 	}
 	history := map[string]string{"start": "string", "requests": "array", "p95Ms": "array"}
 	check := func(where string, obj any, want map[string]string) {

@@ -30,6 +30,23 @@ func poolOptions(cfg *config.Config, log *slog.Logger) upstream.Options {
 		Cooldown:        cfg.CBCooldown,
 		MaxCooldown:     cfg.CBMaxCooldown,
 		DecisionLogSize: cfg.DecisionLogSize,
+		HealthCheck: upstream.HealthCheck{
+			Path:               cfg.HealthCheckPath,
+			Interval:           cfg.HealthCheckInterval,
+			Timeout:            cfg.HealthCheckTimeout,
+			UnhealthyThreshold: cfg.HealthCheckUnhealthy,
+			HealthyThreshold:   cfg.HealthCheckHealthy,
+		},
+		OnHealthChange: func(u *upstream.Upstream, healthy bool, reason string) {
+			msg, level := "upstream unhealthy", slog.LevelWarn
+			if healthy {
+				msg, level = "upstream healthy", slog.LevelInfo
+			}
+			log.LogAttrs(context.Background(), level, msg,
+				slog.String("service", u.Service()),
+				slog.String("upstream", u.String()),
+				slog.String("reason", reason))
+		},
 		OnStateChange: func(u *upstream.Upstream, from, to upstream.State, reason string) {
 			msg, level := breakerEvent(to)
 			log.LogAttrs(context.Background(), level, msg,

@@ -16,9 +16,10 @@ const (
 type skip uint8
 
 const (
-	skipNone     skip = iota // eligible: scored and compared
-	skipExcluded             // the retry excludes the upstream that failed
-	skipBreaker              // its breaker refuses requests
+	skipNone      skip = iota // eligible: scored and compared
+	skipExcluded              // the retry excludes the upstream that failed
+	skipBreaker               // its breaker refuses requests
+	skipUnhealthy             // an active health check holds it out of rotation
 )
 
 // String returns how the decision log names the reason.
@@ -28,6 +29,8 @@ func (s skip) String() string {
 		return "excluded: the attempt that failed"
 	case skipBreaker:
 		return "breaker open"
+	case skipUnhealthy:
+		return "unhealthy: failing its health check"
 	}
 	return ""
 }

@@ -29,7 +29,11 @@ type peakEWMA struct {
 	stamp atomic.Int64  // clock reading of the last update, or unsampled
 }
 
-func (e *peakEWMA) init() { e.stamp.Store(unsampled) }
+// init empties the estimate, as before the first sample.
+func (e *peakEWMA) init() {
+	e.cost.Store(0)
+	e.stamp.Store(unsampled)
+}
 
 // observe records a latency sample of rtt nanoseconds taken at now. A
 // penalty above 0 marks the sample as a failed attempt: it is taken as no
@@ -92,4 +96,11 @@ func (e *peakEWMA) at(now int64, tau float64) (cost float64, sampled bool) {
 		cost *= math.Exp(-float64(now-stamp) / tau)
 	}
 	return cost, true
+}
+
+// reset replaces the estimate with cost as of now, as if one sample of
+// that latency were all it had seen.
+func (e *peakEWMA) reset(now int64, cost float64) {
+	e.cost.Store(math.Float64bits(cost))
+	e.stamp.Store(now)
 }

@@ -8,14 +8,66 @@ import (
 	"time"
 )
 
-// fakeClock is a Clock that moves only when told.
-type fakeClock struct{ offset atomic.Int64 }
+// fakeClock is an AfterClock that moves only when told.
+type fakeClock struct {
+	offset atomic.Int64
+	mu     sync.Mutex
+	timers []fakeTimer     // pending After channels; guarded by mu
+	waits  []time.Duration // every duration After was asked for; guarded by mu
+}
+
+// fakeTimer is a pending After: its channel receives once the clock
+// reaches due.
+type fakeTimer struct {
+	due int64
+	ch  chan time.Time
+}
+
+var _ AfterClock = (*fakeClock)(nil)
 
 func (c *fakeClock) Now() time.Time {
 	return time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC).Add(time.Duration(c.offset.Load()))
 }
 
-func (c *fakeClock) Advance(d time.Duration) { c.offset.Add(int64(d)) }
+// Advance moves the clock by d and fires the timers due by then.
+func (c *fakeClock) Advance(d time.Duration) {
+	now := c.offset.Add(int64(d))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	kept := c.timers[:0]
+	for _, t := range c.timers {
+		if t.due <= now {
+			t.ch <- c.Now()
+			continue
+		}
+		kept = append(kept, t)
+	}
+	c.timers = kept
+}
+
+// After returns a channel that receives once the clock has moved d on.
+func (c *fakeClock) After(d time.Duration) <-chan time.Time {
+	ch := make(chan time.Time, 1)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.waits = append(c.waits, d)
+	c.timers = append(c.timers, fakeTimer{due: c.offset.Load() + int64(d), ch: ch})
+	return ch
+}
+
+// Pending returns how many After channels have not fired yet.
+func (c *fakeClock) Pending() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.timers)
+}
+
+// Waits returns the durations After was asked for so far.
+func (c *fakeClock) Waits() []time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return append([]time.Duration(nil), c.waits...)
+}
 
 // seededRand is a deterministic, goroutine-safe Rand.
 type seededRand struct {

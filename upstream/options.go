@@ -81,14 +81,33 @@ type Options struct {
 	// Each entry takes about 1 KiB, allocated once by New.
 	DecisionLogSize int
 
+	// HealthCheck configures active health checks; the zero value turns
+	// them off. With them on, New and Replace start one prober goroutine
+	// per upstream, which removal by Replace and Close stop.
+	HealthCheck HealthCheck
+
 	// OnStateChange, when set, is called on every breaker transition, for
 	// logs. It is called outside the breaker's lock and must not block.
 	OnStateChange func(u *Upstream, from, to State, reason string)
+	// OnHealthChange, when set, is called when an active health check
+	// takes an upstream out of rotation or brings it back, for logs. It is
+	// called from the upstream's prober goroutine and must not block.
+	OnHealthChange func(u *Upstream, healthy bool, reason string)
 }
 
 // Clock tells the time. Only differences between readings are used, so a
 // fake clock only has to move forward.
 type Clock interface{ Now() time.Time }
+
+// AfterClock is a Clock that can also wait: After returns a channel that
+// receives once d has passed on that clock, like time.After. The health
+// checker schedules its probes with it when Options.Clock implements it,
+// so tests drive probes by moving a fake clock; otherwise it waits on the
+// real clock.
+type AfterClock interface {
+	Clock
+	After(d time.Duration) <-chan time.Time
+}
 
 // Rand returns a uniformly random int in [0, n). Implementations must be
 // safe for concurrent use.
@@ -113,21 +132,25 @@ func defaultFailureStatus(status int) bool { return status >= 500 && status <= 5
 // shared holds what every upstream of one pool reads: the options after
 // defaults and the clock's epoch. It is immutable after New.
 type shared struct {
-	clock         Clock
-	epoch         time.Time
-	tau           float64 // nanoseconds
-	penalty       float64 // failure penalty in nanoseconds
-	streamFloor   float64 // latency below which streams are balanced by count alone, ns
-	threshold     int64
-	cooldown      int64 // nanoseconds
-	maxCooldown   int64 // nanoseconds
-	failureStatus func(int) bool
-	onStateChange func(u *Upstream, from, to State, reason string)
-	dial          fasthttp.DialFunc
-	proxyTimeout  time.Duration
-	maxConns      int
-	poolWait      time.Duration
-	decisions     *decisionLog // nil when off
+	clock          Clock
+	epoch          time.Time
+	tau            float64 // nanoseconds
+	penalty        float64 // failure penalty in nanoseconds
+	streamFloor    float64 // latency below which streams are balanced by count alone, ns
+	threshold      int64
+	cooldown       int64 // nanoseconds
+	maxCooldown    int64 // nanoseconds
+	failureStatus  func(int) bool
+	onStateChange  func(u *Upstream, from, to State, reason string)
+	dial           fasthttp.DialFunc
+	proxyTimeout   time.Duration
+	maxConns       int
+	poolWait       time.Duration
+	decisions      *decisionLog // nil when off
+	rand           Rand
+	after          func(time.Duration) <-chan time.Time // waits on clock
+	hc             healthConfig
+	onHealthChange func(u *Upstream, healthy bool, reason string)
 }
 
 // now returns the clock's reading as nanoseconds since the pool's epoch.
@@ -144,17 +167,27 @@ func newShared(opts Options) (*shared, error) {
 		return nil, err
 	}
 	sh := &shared{
-		clock:         opts.Clock,
-		tau:           float64(orDuration(opts.Tau, DefaultTau)),
-		threshold:     int64(orInt(opts.FailureThreshold, DefaultFailureThreshold)),
-		cooldown:      int64(orDuration(opts.Cooldown, DefaultCooldown)),
-		maxCooldown:   int64(orDuration(opts.MaxCooldown, DefaultMaxCooldown)),
-		failureStatus: opts.FailureStatus,
-		onStateChange: opts.OnStateChange,
-		proxyTimeout:  orDuration(opts.ProxyTimeout, DefaultProxyTimeout),
-		maxConns:      orInt(opts.MaxConns, DefaultMaxConns),
-		poolWait:      orDuration(opts.PoolWait, DefaultPoolWait),
-		decisions:     newDecisionLog(opts.DecisionLogSize),
+		clock:          opts.Clock,
+		tau:            float64(orDuration(opts.Tau, DefaultTau)),
+		threshold:      int64(orInt(opts.FailureThreshold, DefaultFailureThreshold)),
+		cooldown:       int64(orDuration(opts.Cooldown, DefaultCooldown)),
+		maxCooldown:    int64(orDuration(opts.MaxCooldown, DefaultMaxCooldown)),
+		failureStatus:  opts.FailureStatus,
+		onStateChange:  opts.OnStateChange,
+		proxyTimeout:   orDuration(opts.ProxyTimeout, DefaultProxyTimeout),
+		maxConns:       orInt(opts.MaxConns, DefaultMaxConns),
+		poolWait:       orDuration(opts.PoolWait, DefaultPoolWait),
+		decisions:      newDecisionLog(opts.DecisionLogSize),
+		rand:           opts.Rand,
+		after:          time.After,
+		hc:             newHealthConfig(opts.HealthCheck),
+		onHealthChange: opts.OnHealthChange,
+	}
+	if sh.rand == nil {
+		sh.rand = globalRand{}
+	}
+	if ac, ok := opts.Clock.(AfterClock); ok {
+		sh.after = ac.After
 	}
 	sh.penalty = float64(orDuration(opts.FailurePenalty, sh.proxyTimeout))
 	sh.streamFloor = sh.penalty / streamFloorDivisor
@@ -184,6 +217,7 @@ func validateOptions(opts Options) error {
 		{"DialTimeout", opts.DialTimeout}, {"ProxyTimeout", opts.ProxyTimeout},
 		{"Cooldown", opts.Cooldown}, {"MaxCooldown", opts.MaxCooldown}, {"Tau", opts.Tau},
 		{"FailurePenalty", opts.FailurePenalty}, {"PoolWait", opts.PoolWait},
+		{"HealthCheck.Interval", opts.HealthCheck.Interval}, {"HealthCheck.Timeout", opts.HealthCheck.Timeout},
 	} {
 		if d.v < 0 {
 			errs = append(errs, fmt.Errorf("upstream: %s must not be negative, got %s", d.name, d.v))
@@ -194,6 +228,13 @@ func validateOptions(opts Options) error {
 	}
 	if opts.DecisionLogSize < 0 {
 		errs = append(errs, fmt.Errorf("upstream: DecisionLogSize must not be negative, got %d", opts.DecisionLogSize))
+	}
+	if hc := opts.HealthCheck; hc.UnhealthyThreshold < 0 || hc.HealthyThreshold < 0 {
+		errs = append(errs, fmt.Errorf("upstream: HealthCheck thresholds must not be negative, got %d and %d",
+			hc.UnhealthyThreshold, hc.HealthyThreshold))
+	}
+	if p := opts.HealthCheck.Path; p != "" && p[0] != '/' {
+		errs = append(errs, fmt.Errorf("upstream: HealthCheck.Path must start with /, got %q", p))
 	}
 	if opts.FailureThreshold < 0 {
 		errs = append(errs, fmt.Errorf("upstream: FailureThreshold must not be negative, got %d", opts.FailureThreshold))

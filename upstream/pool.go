@@ -1,6 +1,7 @@
 package upstream
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -23,8 +24,9 @@ type Pool struct {
 	table  atomic.Pointer[table]
 	budget RetryBudget
 
-	mu     sync.Mutex // serializes Replace and Close
-	closed bool       // guarded by mu
+	mu     sync.Mutex     // serializes Replace and Close
+	closed bool           // guarded by mu
+	probes sync.WaitGroup // the health checkers' prober goroutines
 }
 
 // table is one immutable generation of the service table.
@@ -38,7 +40,8 @@ type table struct {
 // key identifies an upstream across generations: same service, same URL.
 type key struct{ service, base string }
 
-// New validates opts and builds a Pool. It starts no goroutine.
+// New validates opts and builds a Pool. It starts no goroutine unless
+// health checks are on: then one prober per upstream, which Close stops.
 func New(opts Options) (*Pool, error) {
 	sh, err := newShared(opts)
 	if err != nil {
@@ -53,7 +56,7 @@ func New(opts Options) (*Pool, error) {
 	if err != nil {
 		return nil, err
 	}
-	p.table.Store(t)
+	p.install(t, nil)
 	return p, nil
 }
 
@@ -83,7 +86,7 @@ func (p *Pool) Replace(services map[string][]string) error {
 	if err != nil {
 		return err
 	}
-	p.table.Store(t)
+	p.install(t, old)
 	for k, u := range old.index {
 		if t.index[k] != u {
 			u.retire()
@@ -93,8 +96,9 @@ func (p *Pool) Replace(services map[string][]string) error {
 }
 
 // Close retires every upstream, so idle keep-alive connections close as
-// soon as in-flight requests end, and makes Replace fail. The pool runs no
-// goroutine of its own. fasthttp's per-client idle-connection cleaner exits
+// soon as in-flight requests end, and makes Replace fail. It stops the
+// health checkers' probers and waits for them, each within one probe
+// timeout; the pool runs no other goroutine of its own. fasthttp's per-client idle-connection cleaner exits
 // by itself at most 90s (MaxIdleConnDuration) after the last connection
 // closes: leak checks in other packages should ignore
 // github.com/valyala/fasthttp.(*HostClient).connsCleaner.
@@ -107,6 +111,40 @@ func (p *Pool) Close() {
 	p.closed = true
 	for _, u := range p.table.Load().all {
 		u.retire()
+	}
+	p.probes.Wait() // each ends within one probe timeout
+}
+
+// install makes t the current table: each upstream learns its service
+// (for its peers' costs) and new upstreams start their probers.
+func (p *Pool) install(t, old *table) {
+	for _, s := range t.sorted {
+		for _, u := range s.ups {
+			u.svc.Store(s)
+		}
+	}
+	p.table.Store(t)
+	p.startProbes(t, old)
+}
+
+// startProbes starts the prober of every upstream of t that old did not
+// have, when health checks are on. p.mu must be held, or p not yet shared.
+func (p *Pool) startProbes(t, old *table) {
+	if !p.sh.hc.on {
+		return
+	}
+	for k, u := range t.index {
+		if old.lookup(k) == u {
+			continue
+		}
+		ctx, stop := context.WithCancel(context.Background())
+		u.health.stop = stop
+		p.probes.Go(func() {
+			u.probeLoop(ctx)
+			if u.health.client != nil {
+				u.health.client.CloseIdleConnections()
+			}
+		})
 	}
 }
 

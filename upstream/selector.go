@@ -26,8 +26,8 @@ type query struct {
 	seen seen
 }
 
-// eligible reports whether u may be selected for q: not excluded, breaker
-// admitting.
+// eligible reports whether u may be selected for q: not excluded, not held
+// out by a health check, breaker admitting.
 func (q *query) eligible(u *Upstream) bool { return q.skipOf(u) == skipNone }
 
 // skipOf returns why u may not be selected for q, or skipNone.
@@ -35,6 +35,8 @@ func (q *query) skipOf(u *Upstream) skip {
 	switch {
 	case u == q.exclude:
 		return skipExcluded
+	case u.health.down.Load():
+		return skipUnhealthy
 	case !u.br.available(q.now):
 		return skipBreaker
 	}
@@ -49,8 +51,15 @@ func (q *query) note(u *Upstream, score float64, why skip) {
 	}
 }
 
-// score is u's cost for q, the lower the better.
+// score is u's cost for q, the lower the better. An upstream whose breaker
+// is not closed but admits (eligible, so its half-open probe is free)
+// scores 0: the probe must go out for the breaker to learn that u healed,
+// and the failure penalty in its cost would otherwise keep every scan from
+// choosing it until that decayed, a minute or more.
 func (q *query) score(u *Upstream) float64 {
+	if u.br.state() != StateClosed {
+		return 0
+	}
 	if q.stream {
 		return u.streamScore(q.now)
 	}

@@ -49,6 +49,15 @@ type UpstreamSnapshot struct {
 	LastTripAt     time.Time `json:"lastTripAt,omitzero"`
 	OpenUntil      time.Time `json:"openUntil,omitzero"` // set while open
 
+	// Health is what active health checks say ("unchecked" when they are
+	// off); LastProbe is the latest probe, nil before the first.
+	Health    Health         `json:"health"`
+	LastProbe *ProbeSnapshot `json:"lastProbe,omitempty"`
+	// ProbesPassed and ProbesFailed count health probes, which are never
+	// counted as requests.
+	ProbesPassed int64 `json:"probesPassed"`
+	ProbesFailed int64 `json:"probesFailed"`
+
 	LastError   string    `json:"lastError,omitempty"`
 	LastErrorAt time.Time `json:"lastErrorAt,omitzero"`
 
@@ -106,6 +115,10 @@ func (u *Upstream) snapshot(now int64) UpstreamSnapshot {
 		ActiveSSE:       u.sse.Load(),
 		ActiveWebSocket: u.ws.Load(),
 		ConnsDiscarded:  u.discards.read(),
+		Health:          u.healthOf(),
+		LastProbe:       u.lastProbe(),
+		ProbesPassed:    u.health.passed.Load(),
+		ProbesFailed:    u.health.failed.Load(),
 	}
 	s.LatencyStats = u.latency.read(now, u.sh.wall)
 	if s.State == StateOpen {

@@ -61,6 +61,8 @@ type Upstream struct {
 	ewma    peakEWMA
 	latency latencyRecorder
 	br      breaker
+	health  health
+	svc     atomic.Pointer[Service] // the current generation's service, for peer costs
 }
 
 // errorRecord is an immutable record of an upstream's latest failure.
@@ -81,11 +83,18 @@ func newUpstream(sh *shared, service string, base *url.URL) *Upstream {
 	u.client, u.streamClient = newClients(sh, base, &u.discards)
 	u.ewma.init()
 	u.br.init(sh, u.stateChanged)
+	if sh.hc.on && sh.hc.probe == nil {
+		u.health.client = newProbeClient(u)
+	}
 	return u
 }
 
-// stateChanged forwards a breaker transition to Options.OnStateChange.
+// stateChanged forwards a breaker transition to Options.OnStateChange. A
+// breaker closing after its probe succeeded readmits u (see readmit).
 func (u *Upstream) stateChanged(from, to State, reason string) {
+	if to == StateClosed {
+		u.readmit(u.sh.now())
+	}
 	if u.sh.onStateChange != nil {
 		u.sh.onStateChange(u, from, to, reason)
 	}
@@ -115,9 +124,10 @@ func (u *Upstream) Client() *fasthttp.HostClient { return u.client }
 // time-to-first-byte and idle gaps itself.
 func (u *Upstream) StreamClient() *fasthttp.HostClient { return u.streamClient }
 
-// Available reports whether the breaker would admit a request now. Custom
+// Available reports whether u may take a new request now: its breaker would
+// admit one and no active health check holds it out of rotation. Custom
 // Selectors use it to skip upstreams.
-func (u *Upstream) Available() bool { return u.br.available(u.sh.now()) }
+func (u *Upstream) Available() bool { return !u.health.down.Load() && u.br.available(u.sh.now()) }
 
 // State returns the breaker's state.
 func (u *Upstream) State() State { return u.br.state() }
@@ -164,6 +174,9 @@ func (u *Upstream) streams(kind StreamKind) *atomic.Int64 {
 // cut.
 func (u *Upstream) retire() {
 	u.retired.Store(true) // before the check, pairs with the Add(-1) in Done
+	if u.health.stop != nil {
+		u.health.stop()
+	}
 	u.releaseIfIdle()
 }
 

@@ -96,6 +96,15 @@ func (c *Collector) collectUpstream(ch chan<- prometheus.Metric, u *upstream.Ups
 	counter(ch, d.connsDiscarded, float64(cd.UnreadBytes), svc, url, upstream.DiscardUnreadBytes.String())
 	counter(ch, d.connsDiscarded, float64(cd.IdleBytes), svc, url, upstream.DiscardIdleBytes.String())
 	counter(ch, d.connsDiscarded, float64(cd.IdleClosed), svc, url, upstream.DiscardIdleClosed.String())
+	if u.Health != upstream.HealthUnchecked {
+		healthy := 0.0
+		if u.Health == upstream.HealthHealthy {
+			healthy = 1
+		}
+		gauge(ch, d.healthy, healthy, svc, url)
+		counter(ch, d.probes, float64(u.ProbesPassed), svc, url, "pass")
+		counter(ch, d.probes, float64(u.ProbesFailed), svc, url, "fail")
+	}
 
 	h := &u.Latency
 	cumulative := make(map[float64]uint64, len(c.buckets))

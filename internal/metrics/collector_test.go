@@ -37,6 +37,7 @@ func testSnapshot() upstream.Snapshot {
 		Service: "users", URL: "http://a1:8080", Requests: 12, Successes: 7, Failures: 3, Canceled: 1, Retries: 2,
 		Inflight: 1, EWMA: 40 * time.Millisecond, State: upstream.StateOpen, Trips: 4, ActiveSSE: 5, ActiveWebSocket: 6,
 		ConnsDiscarded: upstream.ConnDiscards{UnreadBytes: 8, IdleBytes: 9, IdleClosed: 10},
+		Health:         upstream.HealthUnhealthy, ProbesPassed: 11, ProbesFailed: 2,
 	}
 	a1.Latency = histogramOf(time.Millisecond, 3*time.Millisecond, 3*time.Millisecond, 2*time.Second, time.Hour)
 	b1 := upstream.UpstreamSnapshot{Service: "orders", URL: "http://b1", State: upstream.StateHalfOpen}
@@ -113,6 +114,9 @@ func TestCollectorUpstreamMetrics(t *testing.T) {
 		{"gateway_upstream_conns_discarded_total{reason=unread_bytes," + a1 + "}", 8},
 		{"gateway_upstream_conns_discarded_total{reason=idle_bytes," + a1 + "}", 9},
 		{"gateway_upstream_conns_discarded_total{reason=idle_closed," + a1 + "}", 10},
+		{"gateway_upstream_healthy{" + a1 + "}", 0},
+		{"gateway_upstream_health_probes_total{result=pass," + a1 + "}", 11},
+		{"gateway_upstream_health_probes_total{result=fail," + a1 + "}", 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.series, func(t *testing.T) {
@@ -127,7 +131,8 @@ func TestCollectorUpstreamMetrics(t *testing.T) {
 	}
 	for name := range values {
 		if strings.HasPrefix(name, "gateway_cache") || strings.HasPrefix(name, "gateway_websocket_messages") ||
-			strings.HasPrefix(name, "gateway_rate_limited") || strings.HasPrefix(name, "gateway_load_shed") {
+			strings.HasPrefix(name, "gateway_rate_limited") || strings.HasPrefix(name, "gateway_load_shed") ||
+			strings.Contains(name, "upstream=http://b1") && strings.HasPrefix(name, "gateway_upstream_health") {
 			t.Errorf("%s exported without its source", name)
 		}
 	}

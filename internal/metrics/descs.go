@@ -11,6 +11,7 @@ type descs struct {
 	state, trips, retries             *prometheus.Desc
 	sse, ws                           *prometheus.Desc
 	connsDiscarded                    *prometheus.Desc
+	healthy, probes                   *prometheus.Desc
 
 	wsMessages, wsBytes, wsCloses *prometheus.Desc
 	rateLimited, cache, shed      *prometheus.Desc
@@ -56,6 +57,11 @@ func newDescs() descs {
 		connsDiscarded: upstreamDesc("upstream_conns_discarded_total",
 			"Keep-alive connections to the upstream closed instead of reused, by reason: unread_bytes (bytes past a response's end), idle_bytes (bytes waiting on an idle connection), idle_closed (the upstream closed it while idle).",
 			"reason"),
+		healthy: upstreamDesc("upstream_healthy",
+			"Active health check verdict: 1 healthy, 0 unhealthy (out of rotation). Only exported when HEALTH_CHECK_PATH is set."),
+		probes: upstreamDesc("upstream_health_probes_total",
+			"Active health probes sent to the upstream, by result (pass, fail). Probes are not counted as requests.",
+			"result"),
 
 		wsMessages: plain("websocket_messages_total",
 			"WebSocket messages relayed, by direction (to_upstream, to_client).", "direction"),
@@ -85,6 +91,7 @@ func (d *descs) all() []*prometheus.Desc {
 	return []*prometheus.Desc{
 		d.build, d.budgetActive, d.budgetLimit,
 		d.requests, d.inflight, d.latency, d.ewma, d.state, d.trips, d.retries, d.sse, d.ws, d.connsDiscarded,
+		d.healthy, d.probes,
 		d.wsMessages, d.wsBytes, d.wsCloses, d.rateLimited, d.cache, d.shed,
 		d.connsOpen, d.connsRefused, d.spansLost, d.panics,
 	}
